@@ -1,0 +1,125 @@
+"""Configuration: pydantic models of config.example.toml; secrets from the environment."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BotConfig(_Section):
+    database: str = "undersign.db"
+    timezone: str = "UTC"
+    retention_days: Annotated[int, Field(ge=0, le=3650)] = 30
+    sign_emoji: Annotated[str, Field(min_length=1, max_length=32)] = "✍️"
+    grace_minutes: Annotated[int, Field(ge=0, le=10080)] = 60
+    count_refresh_minutes: Annotated[float, Field(gt=0, le=1440)] = 10
+    admins: list[str] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as 'Europe/Berlin')") from exc
+        return value
+
+
+class SlackConfig(_Section):
+    enabled: bool = False
+    mode: Literal["socket", "http"] = "socket"
+    http_host: str = "127.0.0.1"
+    http_port: Annotated[int, Field(ge=0, le=65535)] = 3000
+    command: Annotated[str, Field(pattern=r"^/[a-z0-9_\-]{1,31}$")] = "/undersign"
+    api_base_url: Annotated[str, Field(pattern=r"^https?://")] = "https://slack.com/api/"
+    private_replies: Literal["ephemeral", "dm"] = "ephemeral"
+    allowed_teams: list[str] = []
+
+
+class MatrixConfig(_Section):
+    enabled: bool = False
+    homeserver: Annotated[str, Field(pattern=r"^https?://")] = "https://matrix.example.org"
+    user_id: Annotated[str, Field(pattern=r"^@[^:]+:.+$")] = "@undersign:example.org"
+    device_id: Annotated[str, Field(min_length=1)] = "UNDERSIGN"
+    store_path: str = "matrix-store"
+    prefix: Annotated[str, Field(min_length=1, max_length=32)] = "!undersign"
+    e2ee: bool = True
+    allowed_rooms: list[str] = []
+    allowed_users: list[str] = []
+
+
+class Config(_Section):
+    bot: BotConfig = BotConfig()
+    slack: SlackConfig = SlackConfig()
+    matrix: MatrixConfig = MatrixConfig()
+    # Where relative paths (database, store_path) are read from: the config file's folder.
+    base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
+
+    def path(self, value: str) -> Path:
+        p = Path(value)
+        return p if p.is_absolute() else self.base_dir / p
+
+    @property
+    def database_path(self) -> Path:
+        return self.path(self.bot.database)
+
+
+class ConfigError(Exception):
+    """Every problem found in a config, one per line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+def secret(name: str) -> str | None:
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def missing_secrets(config: Config) -> list[str]:
+    problems: list[str] = []
+    if config.slack.enabled:
+        names = ["SLACK_BOT_TOKEN"]
+        names.append("SLACK_APP_TOKEN" if config.slack.mode == "socket" else "SLACK_SIGNING_SECRET")
+        problems += [f"slack: environment variable {n} is not set" for n in names if not secret(n)]
+    if config.matrix.enabled and not (secret("MATRIX_ACCESS_TOKEN") or secret("MATRIX_PASSWORD")):
+        problems.append("matrix: set MATRIX_ACCESS_TOKEN or MATRIX_PASSWORD in the environment")
+    return problems
+
+
+def load(path: Path | None, *, check_secrets: bool = True) -> Config:
+    """Read and validate a config file; raise ConfigError listing every problem."""
+    if path is None:
+        return Config()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: no such file"]) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    try:
+        config = Config.model_validate({**raw, "base_dir": path.resolve().parent})
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key"
+            problems.append(f"{where}: {msg}")
+        raise ConfigError(problems) from None
+    if check_secrets:
+        problems = missing_secrets(config)
+        if problems:
+            raise ConfigError(problems)
+    return config

@@ -1,0 +1,226 @@
+"""Neutral events and replies: the only language spoken between the core and the adapters.
+
+An adapter turns a platform payload into one of the events below and hands it to
+``App.handle``; the core answers with replies, which the App routes back to the adapter
+of each reply's platform. Nothing here knows a platform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, TypeAlias
+
+Platform: TypeAlias = str  # "console", "slack", "matrix"
+
+
+@dataclass(frozen=True)
+class User:
+    """Someone on a platform. ``id`` is the platform's own user id (never a display name)."""
+
+    platform: Platform
+    id: str
+
+    @property
+    def key(self) -> str:
+        """The identity that is sealed in the store: platform and id together."""
+        return f"{self.platform}:{self.id}"
+
+
+@dataclass(frozen=True)
+class Room:
+    """Where something was said or is to be posted.
+
+    ``thread`` is the thread root a reply should go to (Matrix threads); it is never stored.
+    ``direct`` marks a one-to-one room with the bot.
+    """
+
+    platform: Platform
+    id: str
+    thread: str | None = None
+    direct: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.platform}:{self.id}"
+
+    def unthreaded(self) -> Room:
+        return Room(self.platform, self.id, None, self.direct)
+
+
+# --- events: adapter -> core ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command line typed by a user, prefix already removed (``sign L3``).
+
+    ``seen_by_room`` is true when other people in the room can read the command itself
+    (a Matrix message in a group room); false for Slack slash commands, buttons, DMs and
+    the console. In-room commands may sign only public letters.
+    ``tz`` is the caller's IANA zone when the platform knows it.
+    """
+
+    event_id: str
+    user: User
+    room: Room
+    text: str
+    seen_by_room: bool = False
+    tz: str | None = None
+    message_ref: str | None = None  # the command message itself, so it can be redacted
+
+
+@dataclass(frozen=True)
+class Reaction:
+    """A reaction added to or removed from a bot message.
+
+    ``message_ref`` is the message reacted to; ``reaction_ref`` the reaction's own id where
+    the platform has one (Matrix), so that its later redaction can be matched. A removal
+    known only by ``reaction_ref`` (a Matrix redaction) has ``message_ref`` and ``emoji``
+    empty.
+    """
+
+    event_id: str
+    user: User
+    room: Room
+    message_ref: str
+    emoji: str
+    added: bool
+    reaction_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Due:
+    """The scheduler's tick: something stored is due now (``what`` names the job)."""
+
+    event_id: str
+    what: str
+
+
+Event: TypeAlias = Command | Reaction | Due
+
+
+# --- rich text: what replies are made of ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Said:
+    """Text that came from a user (a title, a note): every adapter escapes it."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Strong:
+    """The bot's own text, emphasised."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Link:
+    """A user-supplied http(s) URL, already validated."""
+
+    url: str
+
+
+@dataclass(frozen=True)
+class Person:
+    """A user named in a private reply (signers, export). Rendered without pinging."""
+
+    user: User
+
+
+Segment: TypeAlias = str | Said | Strong | Link | Person
+Rich: TypeAlias = tuple[Segment, ...]
+
+
+def plain(body: Rich) -> str:
+    """Rich text as plain text, for the console, logs of the bot's own and fallbacks."""
+    out: list[str] = []
+    for seg in body:
+        if isinstance(seg, str):
+            out.append(seg)
+        elif isinstance(seg, Said | Strong):
+            out.append(seg.text)
+        elif isinstance(seg, Link):
+            out.append(seg.url)
+        else:
+            out.append(seg.user.id)
+    return "".join(out)
+
+
+# --- replies: core -> adapter -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Post:
+    """A message to a room. ``announces`` is set on a letter's announcement: the adapter
+    adds the platform's sign controls (Slack buttons) and returns the message ref, which the
+    App stores so that the announcement can be edited in place later."""
+
+    room: Room
+    body: Rich
+    announces: int | None = None
+
+    @property
+    def platform(self) -> Platform:
+        return self.room.platform
+
+
+@dataclass(frozen=True)
+class Private:
+    """A message only ``user`` may see. ``context`` is the room the user acted in (Slack
+    ephemeral messages need it); the adapter picks ephemeral or DM, never the room."""
+
+    user: User
+    body: Rich
+    context: Room | None = None
+    attachment: Attachment | None = None
+
+    @property
+    def platform(self) -> Platform:
+        return self.user.platform
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mimetype: str = "text/csv"
+
+
+@dataclass(frozen=True)
+class Edit:
+    """Replace the text of an earlier bot message (an announcement) in place."""
+
+    room: Room
+    message_ref: str
+    body: Rich
+    announces: int | None = None
+
+    @property
+    def platform(self) -> Platform:
+        return self.room.platform
+
+
+@dataclass(frozen=True)
+class Redact:
+    """Remove someone's reaction or message that would reveal a signature (where allowed)."""
+
+    room: Room
+    event_ref: str
+    reason: str = "Undersign: removed so that nobody can see who signed"
+
+    @property
+    def platform(self) -> Platform:
+        return self.room.platform
+
+
+Reply: TypeAlias = Post | Private | Edit | Redact
+
+
+@dataclass
+class Outcome:
+    """What one event produced: replies to send after the transaction committed."""
+
+    replies: list[Reply] = field(default_factory=list)
