@@ -53,6 +53,14 @@ REFUSED = "Undersign is not enabled for this workspace."
 FALL_BACK_TO_DM = {"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived"}
 
 
+def error_code(exc: SlackApiError) -> str:
+    """Slack's error code, or the HTTP status when the body was not Slack's JSON."""
+    data = getattr(exc.response, "data", None)
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    return f"HTTP {getattr(exc.response, 'status_code', '?')}"
+
+
 # --- pacing -----------------------------------------------------------------------------
 
 
@@ -69,7 +77,7 @@ class Limit:
 LIMITS: Mapping[str, Limit] = {
     "conversations.open": Limit(50 / 60, 10),
     "chat.postEphemeral": Limit(100 / 60, 20),
-    "chat.postMessage": Limit(100 / 60, 20),
+    "chat.postMessage": Limit(4.0, 20),
     "chat.update": Limit(50 / 60, 10),
     "users.info": Limit(100 / 60, 20),
     "files.getUploadURLExternal": Limit(20 / 60, 5),
@@ -271,10 +279,11 @@ class SlackAdapter:
             await self._session.close()
             self._session = None
 
-    async def drain(self) -> None:
+    async def drain(self, timeout: float = 10.0) -> None:
         """Wait until the work behind every acknowledged request is done (tests, shutdown)."""
-        while self._tasks:
-            await asyncio.gather(*set(self._tasks), return_exceptions=True)
+        async with asyncio.timeout(timeout):
+            while self._tasks:
+                await asyncio.gather(*set(self._tasks), return_exceptions=True)
 
     # -- inbound ------------------------------------------------------------------------
 
@@ -383,7 +392,7 @@ class SlackAdapter:
         try:
             return await fn(**kwargs)
         except SlackApiError as exc:
-            log.warning("Slack %s failed: %s", method, exc.response.get("error", "unknown"))
+            log.warning("Slack %s failed: %s", method, error_code(exc))
             raise
         except (TimeoutError, aiohttp.ClientError, SlackRequestError) as exc:
             log.warning("Slack %s failed: %s", method, type(exc).__name__)
@@ -440,7 +449,7 @@ class SlackAdapter:
                 )
                 return str(result["message_ts"]) if result is not None else None
             except SlackApiError as exc:
-                if exc.response.get("error") not in FALL_BACK_TO_DM:
+                if error_code(exc) not in FALL_BACK_TO_DM:
                     return None
         channel = await self._dm(reply.user.id)
         if channel is None:
