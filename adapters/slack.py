@@ -228,7 +228,7 @@ class SlackAdapter:
             request_verification_enabled=http,
             process_before_response=True,
             logger=sdk_log,
-            name="undersign",
+            name=sdk_log.name,  # Bolt makes a logger of this name, with sdk_log's level
         )
         auth = await self._client.auth_test()  # fails loudly on a bad token, before serving
         self.bot_user_id = auth.get("user_id")

@@ -49,7 +49,14 @@ class Recorder:
 @pytest.fixture(autouse=True)
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     # slack_sdk hands HTTP(S)_PROXY to aiohttp and ignores NO_PROXY.
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -141,35 +148,81 @@ JSON = "application/json"
 # --- payloads built from the recorded shapes --------------------------------------------
 
 
-def slash_body(text: str, *, user: str = "U01NK1K9L68", channel: str = "C01N639ECTY",
-               trigger: str = "2093168434705.1761091294307.7f8d01a322363a013721e32e83af484b",
-               command: str = "/undersign", team: str = "T01ND2P8N91") -> str:
+def slash_body(
+    text: str,
+    *,
+    user: str = "U01NK1K9L68",
+    channel: str = "C01N639ECTY",
+    trigger: str = "2093168434705.1761091294307.7f8d01a322363a013721e32e83af484b",
+    command: str = "/undersign",
+    team: str = "T01ND2P8N91",
+) -> str:
     """The recorded slash-command body with our command, text, user and channel."""
     fields = urllib.parse.parse_qs(fixture("slash_command.urlencoded"), keep_blank_values=True)
     flat = {k: v[0] for k, v in fields.items()}
-    flat.update(command=command, text=text, user_id=user, channel_id=channel,
-                trigger_id=trigger, team_id=team)
+    flat.update(
+        command=command,
+        text=text,
+        user_id=user,
+        channel_id=channel,
+        trigger_id=trigger,
+        team_id=team,
+    )
     return urllib.parse.urlencode(flat)
 
 
-def reaction_event(kind: str, *, reaction: str, user: str = "U0SIGNER01", channel: str = "C0ROOM0001",
-                   ts: str = "1700000000.000001", event_id: str = "Ev0REACT001",
-                   team: str = "T01ND2P8N91") -> dict[str, Any]:
+def reaction_event(
+    kind: str,
+    *,
+    reaction: str,
+    user: str = "U0SIGNER01",
+    channel: str = "C0ROOM0001",
+    ts: str = "1700000000.000001",
+    event_id: str = "Ev0REACT001",
+    team: str = "T01ND2P8N91",
+) -> dict[str, Any]:
     """An Events API envelope as current traffic carries it (authorizations, event_context,
     context_team_id), from java-slack-sdk's recorded shape with the placeholders filled."""
     body = copy.deepcopy(fixture("event_callback.reaction_added.shape.json"))
-    body.update(token="verification_token", team_id=team, enterprise_id=None, api_app_id="A01NK2M4ABE",
-                event_id=event_id, event_time=1700000100, event_context=f"4-{kind}-{team}-{channel}",
-                context_team_id=team, context_enterprise_id=None)
-    body["authorizations"] = [{"enterprise_id": None, "team_id": team, "user_id": "U0BOTUSER1",
-                               "is_bot": True, "is_enterprise_install": False}]
-    body["event"] = {"type": kind, "user": user, "item": {"type": "message", "channel": channel, "ts": ts},
-                     "reaction": reaction, "item_user": "U0BOTUSER1", "event_ts": "1700000100.000200"}
+    body.update(
+        token="verification_token",
+        team_id=team,
+        enterprise_id=None,
+        api_app_id="A01NK2M4ABE",
+        event_id=event_id,
+        event_time=1700000100,
+        event_context=f"4-{kind}-{team}-{channel}",
+        context_team_id=team,
+        context_enterprise_id=None,
+    )
+    body["authorizations"] = [
+        {
+            "enterprise_id": None,
+            "team_id": team,
+            "user_id": "U0BOTUSER1",
+            "is_bot": True,
+            "is_enterprise_install": False,
+        }
+    ]
+    body["event"] = {
+        "type": kind,
+        "user": user,
+        "item": {"type": "message", "channel": channel, "ts": ts},
+        "reaction": reaction,
+        "item_user": "U0BOTUSER1",
+        "event_ts": "1700000100.000200",
+    }
     return body
 
 
-def button_payload(action_id: str, value: str, *, user: str = "U01NK1K9L68",
-                   channel: str = "C01N9PM1D53", org_wide: bool = False) -> dict[str, Any]:
+def button_payload(
+    action_id: str,
+    value: str,
+    *,
+    user: str = "U01NK1K9L68",
+    channel: str = "C01N9PM1D53",
+    org_wide: bool = False,
+) -> dict[str, Any]:
     """A click on our button: the recorded block_actions payload (or the org-wide ephemeral
     one, with ``team: null`` and no ``message``), with our action."""
     name = "block_actions.org_wide_install.json" if org_wide else "block_actions.button.json"

@@ -95,7 +95,10 @@ async def test_a_changed_body_gets_401(http_adapter: SlackAdapter, recorder: Rec
         "X-Slack-Signature": signature(slash_body("status L1"), ts),
     }
     url = f"http://127.0.0.1:{http_adapter.http_port}/slack/events"
-    async with aiohttp.ClientSession() as s, s.post(url, data=slash_body("sign L1"), headers=headers) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(url, data=slash_body("sign L1"), headers=headers) as r,
+    ):
         assert r.status == 401
     assert recorder.events == []
 
@@ -124,7 +127,14 @@ async def test_the_older_envelope_with_authed_users_is_read_too(
     await post_signed(http_adapter, json.dumps(body), JSON)
     await http_adapter.drain()
     assert recorder.events == [
-        Reaction("Ev111", User("slack", "W111"), Room("slack", "C111"), "1599529504.000400", ":heart_eyes:", True)
+        Reaction(
+            "Ev111",
+            User("slack", "W111"),
+            Room("slack", "C111"),
+            "1599529504.000400",
+            ":heart_eyes:",
+            True,
+        )
     ]
 
 
@@ -137,7 +147,10 @@ async def test_a_retried_event_is_acknowledged_at_once_with_the_same_event_id(
     await http_adapter.drain()
     assert first == again == (200, "")
     # The core de-duplicates on event_id in the transaction of the change.
-    assert [e.event_id for e in recorder.events if isinstance(e, Reaction)] == ["EvRETRY", "EvRETRY"]
+    assert [e.event_id for e in recorder.events if isinstance(e, Reaction)] == [
+        "EvRETRY",
+        "EvRETRY",
+    ]
 
 
 async def test_a_sign_button_click_becomes_a_private_sign_command(
@@ -149,7 +162,11 @@ async def test_a_sign_button_click_becomes_a_private_sign_command(
     assert status == 200
     [event] = recorder.events
     assert isinstance(event, Command)
-    assert (event.text, event.seen_by_room, event.room) == ("sign L3", False, Room("slack", "C01N9PM1D53"))
+    assert (event.text, event.seen_by_room, event.room) == (
+        "sign L3",
+        False,
+        Room("slack", "C01N9PM1D53"),
+    )
     assert event.event_id == f"act:{click['trigger_id']}"
     assert event.user == User("slack", "U01NK1K9L68")
 
@@ -160,7 +177,9 @@ async def test_a_withdraw_click_on_an_ephemeral_message_in_an_org_wide_install(
     adapter = make_adapter(fake, allowed_teams=["T_expected"])
     await adapter.start(recorder)
     try:
-        click = button_payload("undersign_withdraw", "12", user="W111", channel="C111", org_wide=True)
+        click = button_payload(
+            "undersign_withdraw", "12", user="W111", channel="C111", org_wide=True
+        )
         assert "message" not in click and click["team"] is None
         status, _ = await post_signed(adapter, form_payload(click), FORM)
         await adapter.drain()
@@ -179,7 +198,9 @@ async def test_a_workspace_not_allowed_is_refused_privately(
     try:
         await post_signed(adapter, slash_body("sign L1"), FORM)
         await post_signed(adapter, form_payload(button_payload("undersign_sign", "1")), FORM)
-        await post_signed(adapter, json.dumps(reaction_event("reaction_added", reaction="writing_hand")), JSON)
+        await post_signed(
+            adapter, json.dumps(reaction_event("reaction_added", reaction="writing_hand")), JSON
+        )
         await adapter.drain()
     finally:
         await adapter.stop()
@@ -191,7 +212,9 @@ async def test_a_workspace_not_allowed_is_refused_privately(
 
 
 async def test_url_verification_is_answered(http_adapter: SlackAdapter) -> None:
-    status, body = await post_signed(http_adapter, json.dumps(fixture("url_verification.json")), JSON)
+    status, body = await post_signed(
+        http_adapter, json.dumps(fixture("url_verification.json")), JSON
+    )
     assert status == 200 and json.loads(body) == {"challenge": "here-comes-a-challenge"}
 
 
