@@ -279,9 +279,9 @@ class SlackAdapter:
             await self._session.close()
             self._session = None
 
-    async def drain(self, timeout: float = 10.0) -> None:
+    async def drain(self, within: float = 10.0) -> None:
         """Wait until the work behind every acknowledged request is done (tests, shutdown)."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while self._tasks:
                 await asyncio.gather(*set(self._tasks), return_exceptions=True)
 
@@ -305,8 +305,10 @@ class SlackAdapter:
             app.action(action_id)(acking(self._on_click))
         for event_type in tr.REACTIONS:
             app.event(event_type)(acking(self._on_reaction))
-        app.event(re.compile(r".*"))(ack_only)
-        app.action(re.compile(r".*"))(ack_only)
+        # Anything else is acknowledged so that Slack does not redeliver it, and dropped.
+        anything = re.compile(r".*")
+        for kind in (app.event, app.action, app.shortcut, app.view):
+            kind(anything)(ack_only)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(self._guarded(work))

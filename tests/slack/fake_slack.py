@@ -75,9 +75,10 @@ class FakeSlack:
         self.rate_limited: list[str] = []
         self.acks: dict[str, dict[str, Any]] = {}
         self.connections = 0
+        self.mute_pongs = False  # a half-dead link: open, but silent
         self._ack_events: dict[str, asyncio.Event] = {}
         self._socket: web.WebSocketResponse | None = None
-        self._connected = asyncio.Event()
+        self._changed = asyncio.Condition()
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -206,11 +207,12 @@ class FakeSlack:
     # -- Socket Mode --------------------------------------------------------------------
 
     async def _link(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True)
+        ws = web.WebSocketResponse(autoping=False)
         await ws.prepare(request)
         self.connections += 1
         self._socket = ws
-        self._connected.set()
+        async with self._changed:
+            self._changed.notify_all()
         await ws.send_json(
             {
                 "type": "hello",
@@ -220,31 +222,32 @@ class FakeSlack:
             }
         )
         async for msg in ws:
-            if msg.type == WSMsgType.TEXT:
+            if msg.type == WSMsgType.PING and not self.mute_pongs:
+                await ws.pong(msg.data)
+            elif msg.type == WSMsgType.TEXT:
                 data = json.loads(msg.data)
                 envelope_id = str(data.get("envelope_id"))
                 self.acks[envelope_id] = data
                 self._ack_events.setdefault(envelope_id, asyncio.Event()).set()
         if self._socket is ws:
             self._socket = None
-            self._connected.clear()
         return ws
 
-    async def wait_connected(self, count: int = 1, timeout: float = 5.0) -> None:
-        async def ready() -> None:
-            while self.connections < count or self._socket is None:
-                await asyncio.sleep(0.01)
+    async def wait_connected(self, count: int = 1, within: float = 5.0) -> None:
+        """Wait until the client has opened ``count`` connections in all and one is open."""
+        async with asyncio.timeout(within), self._changed:
+            await self._changed.wait_for(
+                lambda: self.connections >= count and self._socket is not None
+            )
 
-        await asyncio.wait_for(ready(), timeout)
-
-    async def push(self, envelope: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
+    async def push(self, envelope: dict[str, Any], within: float = 5.0) -> dict[str, Any]:
         """Send an envelope and return the ack the client sent for it."""
         assert self._socket is not None, "no Socket Mode connection"
         envelope_id = str(envelope["envelope_id"])
         event = self._ack_events.setdefault(envelope_id, asyncio.Event())
         event.clear()
         await self._socket.send_json(envelope)
-        await asyncio.wait_for(event.wait(), timeout)
+        await asyncio.wait_for(event.wait(), within)
         return self.acks[envelope_id]
 
     async def send_disconnect(self) -> None:
