@@ -362,7 +362,7 @@ class SlackAdapter:
         if user in self._tz_cache:
             self._tz_cache.move_to_end(user)
             return self._tz_cache[user]
-        result = await self._call("users.info", self.client.users_info, user=user)
+        result = await self._safe("users.info", self.client.users_info, user=user)
         tz = (result or {}).get("user", {}).get("tz") or None
         if result is not None:
             self._tz_cache[user] = tz
