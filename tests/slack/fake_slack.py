@@ -27,6 +27,7 @@ BOT_USER = "U0BOTUSER1"
 class Call:
     method: str
     params: dict[str, Any]
+    response: dict[str, Any] = field(default_factory=dict)
 
     @property
     def channel(self) -> str | None:
@@ -147,13 +148,16 @@ class FakeSlack:
             )
         if method == "apps.connections.open":
             return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"})
-        self.calls.append(Call(method, params))
-        if method in self.fail:
-            return web.json_response({"ok": False, "error": self.fail[method]})
+        call = Call(method, params)
+        self.calls.append(call)
         handler = self._handlers.get(method)
-        if handler is None:
-            return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response({"ok": True, **handler(params)})
+        if method in self.fail:
+            call.response = {"ok": False, "error": self.fail[method]}
+        elif handler is None:
+            call.response = {"ok": False, "error": "unknown_method"}
+        else:
+            call.response = {"ok": True, **handler(params)}
+        return web.json_response(call.response)
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {
