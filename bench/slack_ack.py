@@ -1,7 +1,7 @@
 """Round trip of a signed slash command over HTTP: the Slack adapter vs a bare floor.
 
 The floor is an aiohttp handler that only verifies the signature and answers 200; both run
-in the same process and loop, measured alternately. Run: ``python -m bench.slack_ack [N]``.
+in the same process and loop, measured alternately. Run: ``python bench/slack_ack.py [N]``.
 The adapter's handler does nothing, so this measures Bolt and the adapter, not the core.
 """
 
@@ -14,8 +14,11 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from aiohttp import ClientSession, web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/slack_ack.py`
 
 from bot.events import Event
 from tests.slack.conftest import FORM, SECRET, make_adapter, signature, slash_body
