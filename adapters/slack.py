@@ -208,6 +208,16 @@ class SlackAdapter:
         return self._client
 
     async def start(self, handle: Handler) -> None:
+        http = self.config.mode == "http"
+        needed = {
+            "SLACK_BOT_TOKEN": self._bot_token,
+            "SLACK_SIGNING_SECRET" if http else "SLACK_APP_TOKEN": (
+                self._signing_secret if http else self._app_token
+            ),
+        }
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            raise RuntimeError(f"slack: set {' and '.join(missing)} in the environment")
         self._handle = handle
         self._session = aiohttp.ClientSession()
         self._client = AsyncWebClient(
@@ -221,7 +231,6 @@ class SlackAdapter:
                 AsyncServerErrorRetryHandler(max_retry_count=2),
             ],
         )
-        http = self.config.mode == "http"
         app = AsyncApp(
             client=self._client,
             signing_secret=self._signing_secret,

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from adapters.slack import SlackAdapter
-from bot.config import Config, SlackConfig
+from bot.config import BotConfig, Config, SlackConfig
 from bot.events import Post, Private, Room, Said, User
 from bot.slack_manifest import manifest
 from tests.slack.conftest import FORM, JSON, Recorder, post_signed, reaction_event, slash_body
@@ -69,3 +69,20 @@ async def test_logs_at_info_name_no_user_channel_or_text(
     for record in caplog.records:  # ... without anybody's id or words
         message = record.getMessage()
         assert "SECRET" not in message and "Secret" not in message, message
+
+
+@pytest.mark.parametrize(
+    ("mode", "missing"), [("http", "SLACK_SIGNING_SECRET"), ("socket", "SLACK_APP_TOKEN")]
+)
+async def test_start_refuses_without_the_secret_its_mode_needs(
+    fake: FakeSlack, monkeypatch: pytest.MonkeyPatch, mode: str, missing: str
+) -> None:
+    monkeypatch.delenv(missing, raising=False)
+    adapter = SlackAdapter(
+        SlackConfig(enabled=True, mode=mode, api_base_url=fake.base_url),
+        BotConfig(),
+        bot_token="xoxb-x",
+    )
+    with pytest.raises(RuntimeError, match=missing):
+        await adapter.start(Recorder())
+    assert fake.calls == []
