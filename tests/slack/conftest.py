@@ -15,7 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.slack import Limit, SlackAdapter
+from adapters.slack import SlackAdapter
+from adapters.slack_pacing import Limit
 from bot.config import BotConfig, SlackConfig
 from bot.events import Event
 from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack

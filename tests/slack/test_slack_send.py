@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.slack import Limit, SlackAdapter
+from adapters.slack import SlackAdapter
+from adapters.slack_pacing import Limit
 from adapters.slack_translate import escape, reaction_emoji, render
 from bot.events import (
     Attachment,
