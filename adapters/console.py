@@ -37,9 +37,8 @@ _REACT = re.compile(r"^:(react|unreact)\s+#?(\d{1,9})\s+(\S+)\s*$")
 class ConsoleAdapter:
     platform = "console"
 
-    def __init__(
-        self, state: StateStore, stdin: TextIO | None = None, stdout: TextIO | None = None
-    ) -> None:
+    def __init__(self, state: StateStore, stdin: TextIO | None = None,
+                 stdout: TextIO | None = None) -> None:
         self.state = state
         self.stdin = stdin or sys.stdin
         self.stdout = stdout or sys.stdout
@@ -81,20 +80,20 @@ class ConsoleAdapter:
         if not text:
             return None
         if text.split(maxsplit=1)[0].lower() == PREFIX:
-            return Command(event_id, user, ROOM, text[len(PREFIX) :].strip())
+            return Command(event_id, user, ROOM, text[len(PREFIX):].strip())
         react = _REACT.match(text)
         if react:
             number = int(react.group(2))
             if not 1 <= number < self._next:
                 self._print(f"[to {name}]", f"There is no message #{number}.")
                 return None
-            return Reaction(
-                event_id, user, ROOM, str(number), react.group(3), added=react.group(1) == "react"
-            )
+            return Reaction(event_id, user, ROOM, str(number), react.group(3),
+                            added=react.group(1) == "react")
         if text.startswith(":"):
             self._print(f"[to {name}]", "Console actions: :react M EMOJI, :unreact M EMOJI.")
         else:
-            self._print(f"[to {name}]", f"Commands start with {PREFIX}; try {PREFIX} help.")
+            self._print(f"[to {name}]",
+                        f"Commands start with {PREFIX}; try {PREFIX} help.")
         return None
 
     def _print(self, head: str, text: str) -> None:
