@@ -31,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--debug", action="store_true", help="log at DEBUG")
     check = sub.add_parser("check-config", help="validate a config file; exit 1 on any problem")
     check.add_argument("file", type=Path)
-    sub.add_parser("slack-manifest", help="print the Slack app manifest to paste")
+    manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest to paste")
+    manifest.add_argument("--config", type=Path, help="use this config's command name and mode")
     purge = sub.add_parser("purge", help="apply retention now")
     purge.add_argument("--config", type=Path)
     return parser
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "slack-manifest":
         from bot.slack_manifest import manifest
 
-        print(manifest(Config()))
+        print(manifest(_load(args.config, check_secrets=False)))
         return 0
     from bot.app import App
     from bot.seal import KeyError_
