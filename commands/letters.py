@@ -225,8 +225,11 @@ async def finish(ctx: Context, letter: Letter) -> None:
                   f"\nIt will be purged {days} days from now."]
     else:
         report = [f"{letter.ref} ", Said(letter.title), " closed with no signatures."]
-    for org in await ctx.tx.organizers(letter.id):
+    organizers = await ctx.tx.organizers(letter.id)
+    for org in organizers:
         ctx.tell_user(org, *report)
+    if ctx.user not in organizers and ctx.is_admin:
+        ctx.tell(*report)  # an admin acting as organizer is told too
     await ctx.update_announcements(letter)
 
 
