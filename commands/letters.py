@@ -207,10 +207,12 @@ async def close(ctx: Context, args: list[Token]) -> None:
 
 async def finish(ctx: Context, letter: Letter) -> None:
     """Close a letter, by hand or at its deadline: final list to the organizers, privately;
-    a sealed letter below its threshold is destroyed unseen and only its count is told."""
+    a sealed letter below its threshold is destroyed unseen and only its count is told.
+    Its reviews and reminders are cancelled."""
     found = await ctx.tx.signatures(letter.id)
     await ctx.tx.close_letter(letter.id, ctx.now)
     await ctx.tx.set_shown_count(letter.id, len(found))
+    cancelled = await ctx.tx.delete_schedules_of(letter.id)
     days = ctx.config.bot.retention_days
     if _sealed_shut(letter, len(found)):
         await ctx.tx.destroy_signatures(letter.id)
@@ -225,6 +227,8 @@ async def finish(ctx: Context, letter: Letter) -> None:
                   f"\nIt will be purged {days} days from now."]
     else:
         report = [f"{letter.ref} ", Said(letter.title), " closed with no signatures."]
+    if cancelled:
+        report.append(f"\nIts {cancelled} scheduled review(s) and reminder(s) were cancelled.")
     organizers = await ctx.tx.organizers(letter.id)
     for org in organizers:
         ctx.tell_user(org, *report)
