@@ -35,7 +35,6 @@ class App:
         self._store: Store | None = None
         self._core: Core | None = None
         self._scheduler: Scheduler | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self.stopping = asyncio.Event()
 
     @property
@@ -110,11 +109,6 @@ class App:
             if isinstance(reply, Post) and reply.announces is not None and ref:
                 await self.core.announced(reply.announces, reply.room, ref)
 
-    def _spawn(self, coro: object, name: str) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def run(self) -> None:
         """Start everything, run until a signal or the console's end of input, stop cleanly."""
         await self.open()
@@ -146,10 +140,6 @@ class App:
         for adapter in self.adapters.values():
             with contextlib.suppress(Exception):
                 await adapter.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._store is not None:
             await self._store.close()
             self._store = None

@@ -61,7 +61,7 @@ async def test_each_role_may_do_and_see_only_what_it_should(
     assert told, "every command gets an answer"
     refused = "Only the organizers of L1" in told
     assert refused == (command in ORGANIZER_ONLY and role in ("stranger", "signer"))
-    names_seen = "sam" in told and actor != "sam" or (actor == "sam" and "sam," in told)
+    names_seen = ("sam" in told and actor != "sam") or (actor == "sam" and "sam," in told)
     if command == "close" and not refused and state != "closed":
         # the final list goes to the organizers; sealed below threshold: nobody sees it
         assert ("sam" in told) == (state not in ("sealed-below",))
