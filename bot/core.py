@@ -18,6 +18,7 @@ import commands.schedule
 import commands.signing
 from bot.config import Config
 from bot.events import Command, Due, Event, Private, Reaction, Reply, Room, User
+from bot.limits import RateLimits
 from bot.store import Store, Tx
 from commands import render
 from commands.base import REGISTRY, Context
@@ -43,6 +44,7 @@ class Core:
         self.config = config
         self.store = store
         self.clock = clock
+        self.limits = RateLimits(config.bot)
 
     def _context(self, tx: Tx, user: User, room: Room | None, tz: str | None = None) -> Context:
         return Context(tx=tx, config=self.config, now=self.clock(), user=user, room=room,
@@ -81,7 +83,11 @@ class Core:
                 elif spec.takes_reminder:
                     await self._resolve_reminder(ctx, args[0] if args else None, spec.role)
                     args = args[1:]
+                problem = self.limits.problem(ctx.user.key, spec.name, ctx.now)
+                if problem is not None:
+                    raise UsageError(problem)
                 await spec.run(ctx, args)
+                self.limits.note(ctx.user.key, spec.name, ctx.now)
         except UsageError as err:
             prefix = render.prefix(self.config, ctx.user.platform)
             usage = (

@@ -58,6 +58,10 @@ async def new(ctx: Context, args: list[Token]) -> None:
     elif visibility == "sealed":
         raise UsageError("A sealed letter needs a threshold: how many must sign before names show.")
     assert ctx.room is not None
+    cap = ctx.config.bot.max_open_letters_per_room
+    if len(await ctx.tx.open_letters_in(ctx.room.unthreaded())) >= cap:
+        raise UsageError(f"This room already has {cap} open letters, the most allowed; "
+                         "close one first.")
     letter_id = await ctx.tx.create_letter(
         title=title, link=link, deadline=deadline, visibility=visibility,
         threshold=threshold, now=ctx.now,

@@ -43,6 +43,13 @@ def _open_letter(ctx: Context) -> Letter:
     return letter
 
 
+async def _room_for_more(ctx: Context, letter: Letter) -> None:
+    cap = ctx.config.bot.max_schedules_per_letter
+    if len(await ctx.tx.schedules(letter.id)) >= cap:
+        raise UsageError(f"{letter.ref} already has {cap} reviews and reminders, the most "
+                         "allowed; cancel one first.")
+
+
 def _when(tokens: list[Token], ctx: Context) -> datetime:
     if not tokens:
         raise UsageError("When? Try 'in 2 hours', 'tomorrow 9am' or '2026-12-01 15:00'.")
@@ -61,6 +68,7 @@ def review_stages(review_at: datetime) -> list[datetime]:
          "schedule a review, with heads-ups 24 h and 1 h before", role="organizer")
 async def review(ctx: Context, args: list[Token]) -> None:
     letter = _open_letter(ctx)
+    await _room_for_more(ctx, letter)
     when_tokens, options = split_options(args, {"note"})
     review_at = _when(when_tokens, ctx)
     note = clean_text(joined(options["note"]), what="note", limit=MAX_TEXT) \
@@ -89,6 +97,7 @@ async def review(ctx: Context, args: list[Token]) -> None:
          role="organizer")
 async def remind(ctx: Context, args: list[Token]) -> None:
     letter = _open_letter(ctx)
+    await _room_for_more(ctx, letter)
     repeated = bool(args) and args[0].word == "every"
     rest = args[1:] if repeated else args
     # In `every cron "0 9 * * 1-5" "TEXT"` the first quoted part is the cron itself.
