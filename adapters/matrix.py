@@ -276,6 +276,7 @@ class MatrixAdapter:
         self._tick = asyncio.Event()
         self._direct: dict[str, str] = {}  # user id -> direct room id, in memory only
         self._direct_locks: dict[str, asyncio.Lock] = {}
+        self._direct_rooms: set[str] = set()  # rooms in the bot's m.direct
         self.synced = asyncio.Event()  # set once the first sync has been digested
 
     # --- lifecycle ---
@@ -302,6 +303,7 @@ class MatrixAdapter:
             config=cfg,
         )
         await self._login()
+        self._direct_rooms = {r for rooms in (await self._direct_map()).values() for r in rooms}
         since = await self.state.get_state(SYNC_POSITION)
         if since is None:
             # First start: what was said before it is not a command. Invites still count.
@@ -508,10 +510,15 @@ class MatrixAdapter:
         room = self._c.rooms.get(room_id)
         return Room("matrix", room_id, thread, direct=room is not None and self._is_direct(room))
 
-    @staticmethod
-    def _is_direct(room: MatrixRoom) -> bool:
-        """A room with the bot and one person, which nobody else can join by themselves."""
-        return bool(room.member_count == 2 and room.join_rule != "public")
+    def _is_direct(self, room: MatrixRoom) -> bool:
+        """A room marked direct (m.direct) with the bot and one person, which nobody else
+        can join by themselves. A two-member group room is not direct: others may be
+        invited later and read its history."""
+        return bool(
+            room.room_id in self._direct_rooms
+            and room.member_count == 2
+            and room.join_rule != "public"
+        )
 
     def may_invite(self, inviter: str, room_id: str) -> bool:
         users, rooms = self.config.allowed_users, self.config.allowed_rooms
@@ -691,11 +698,14 @@ class MatrixAdapter:
         if resp is None or resp.status != 200:
             return {}
         data = await resp.json()
+        if not isinstance(data, dict):
+            return {}
         return {
             k: [r for r in v if isinstance(r, str)] for k, v in data.items() if isinstance(v, list)
         }
 
     async def _mark_direct(self, user_id: str, room_id: str) -> None:
+        self._direct_rooms.add(room_id)
         data = await self._direct_map()
         if room_id in data.get(user_id, []):
             return
