@@ -21,12 +21,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from people import Person  # noqa: E402
-from synapse import SYNAPSE_PYTHON, Synapse  # noqa: E402
+from people import Person
+from synapse import SYNAPSE_PYTHON, Synapse
 
-from adapters.matrix import MatrixAdapter  # noqa: E402
-from bot.config import BotConfig, MatrixConfig  # noqa: E402
-from bot.events import Event  # noqa: E402
+from adapters.matrix import MatrixAdapter
+from bot.config import BotConfig, MatrixConfig
+from bot.events import Event
 
 _names = itertools.count(1)
 _run = os.urandom(3).hex()
@@ -99,9 +99,14 @@ class Bot:
         registered = hs.register(name)
         self.account = hs.login(name, registered.password, "UNDERSIGN")
         self.id = self.account.user_id
-        self.config = MatrixConfig(enabled=True, homeserver=hs.url, user_id=self.id,
-                                   device_id="UNDERSIGN", store_path=str(tmp / "bot-store"),
-                                   **matrix)
+        self.config = MatrixConfig(
+            enabled=True,
+            homeserver=hs.url,
+            user_id=self.id,
+            device_id="UNDERSIGN",
+            store_path=str(tmp / "bot-store"),
+            **matrix,
+        )
         self.state = MemoryState()
         self.events: list[Event] = []
         self.adapter: MatrixAdapter | None = None
@@ -124,8 +129,8 @@ class Bot:
             await self.adapter.stop()
             self.adapter = None
 
-    async def wait_for(self, pred: Callable[[Event], bool], timeout: float = 10) -> Event:
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, pred: Callable[[Event], bool], within: float = 10) -> Event:
+        deadline = time.monotonic() + within
         async with self._changed:
             while True:
                 for event in self.events:
@@ -133,7 +138,7 @@ class Bot:
                         return event
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"the bot received no such event within {timeout} s")
+                    raise AssertionError(f"the bot received no such event within {within} s")
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(left):
                         await self._changed.wait()
@@ -143,8 +148,9 @@ BotFactory = Callable[..., Awaitable[Bot]]
 
 
 @pytest.fixture
-async def make_bot(synapse: Synapse, tmp_path: Path,
-                   monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BotFactory]:
+async def make_bot(
+    synapse: Synapse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[BotFactory]:
     bots: list[Bot] = []
 
     async def make(**matrix: Any) -> Bot:

@@ -116,17 +116,29 @@ class Synapse:
         self.secret = os.urandom(16).hex()
         self.proc: subprocess.Popen[bytes] | None = None
         self.dir.mkdir(parents=True, exist_ok=True)
-        fields = {"dir": self.dir, "port": self.port, "secret": self.secret,
-                  "server_name": SERVER_NAME, "unlimited": UNLIMITED}
+        fields = {
+            "dir": self.dir,
+            "port": self.port,
+            "secret": self.secret,
+            "server_name": SERVER_NAME,
+            "unlimited": UNLIMITED,
+        }
         (self.dir / "homeserver.yaml").write_text(HOMESERVER_YAML.format(**fields))
         (self.dir / "log.yaml").write_text(LOG_YAML.format(**fields))
 
     def start(self, timeout: float = 60) -> None:
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
         self.proc = subprocess.Popen(
-            [str(SYNAPSE_PYTHON), "-m", "synapse.app.homeserver", "-c",
-             str(self.dir / "homeserver.yaml")],
-            cwd=self.dir, env=env, stdout=(self.dir / "stdout.log").open("ab"),
+            [
+                str(SYNAPSE_PYTHON),
+                "-m",
+                "synapse.app.homeserver",
+                "-c",
+                str(self.dir / "homeserver.yaml"),
+            ],
+            cwd=self.dir,
+            env=env,
+            stdout=(self.dir / "stdout.log").open("ab"),
             stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + timeout
@@ -179,10 +191,23 @@ class Synapse:
         with self._open(url) as resp:
             nonce = json.load(resp)["nonce"]
         mac = hmac.new(self.secret.encode(), digestmod=hashlib.sha1)
-        mac.update(b"\x00".join([nonce.encode(), name.encode(), password.encode(),
-                                 b"admin" if admin else b"notadmin"]))
-        body = {"nonce": nonce, "username": name, "password": password,
-                "admin": admin, "mac": mac.hexdigest()}
+        mac.update(
+            b"\x00".join(
+                [
+                    nonce.encode(),
+                    name.encode(),
+                    password.encode(),
+                    b"admin" if admin else b"notadmin",
+                ]
+            )
+        )
+        body = {
+            "nonce": nonce,
+            "username": name,
+            "password": password,
+            "admin": admin,
+            "mac": mac.hexdigest(),
+        }
         try:
             with self._open(url, json.dumps(body).encode()) as resp:
                 data = json.load(resp)
@@ -192,8 +217,12 @@ class Synapse:
 
     def login(self, name: str, password: str, device_id: str) -> Account:
         """Log in with a fixed device id (the bot's E2EE identity)."""
-        body = {"type": "m.login.password", "identifier": {"type": "m.id.user", "user": name},
-                "password": password, "device_id": device_id}
+        body = {
+            "type": "m.login.password",
+            "identifier": {"type": "m.id.user", "user": name},
+            "password": password,
+            "device_id": device_id,
+        }
         with self._open(f"{self.url}/_matrix/client/v3/login", json.dumps(body).encode()) as r:
             data = json.load(r)
         return Account(data["user_id"], password, data["access_token"], data["device_id"])

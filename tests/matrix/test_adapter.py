@@ -25,8 +25,10 @@ async def test_an_invited_bot_joins_and_a_prefixed_message_becomes_a_command(
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id])
-    await alice.wait_for(lambda s: s.get("state_key") == bot.id
-                         and content(s).get("membership") == "join", what="bot join")
+    await alice.wait_for(
+        lambda s: s.get("state_key") == bot.id and content(s).get("membership") == "join",
+        what="bot join",
+    )
     event_id = await alice.say(room, "!undersign   sign L1  ")
     cmd = await bot.wait_for(is_command("sign L1"))
     assert isinstance(cmd, Command)
@@ -42,8 +44,14 @@ async def test_an_invitation_from_someone_not_allowed_is_declined(
     bot = await make_bot(allowed_users=["@friend*:undersign.test"])
     stranger = await people("stranger")
     room = await stranger.create_room([bot.id])
-    await stranger.wait_for(lambda s: s["room_id"] == room and s.get("state_key") == bot.id
-                            and content(s).get("membership") == "leave", what="declined invite")
+    await stranger.wait_for(
+        lambda s: (
+            s["room_id"] == room
+            and s.get("state_key") == bot.id
+            and content(s).get("membership") == "leave"
+        ),
+        what="declined invite",
+    )
 
 
 async def test_history_from_before_the_bot_joined_is_not_a_command(
@@ -54,8 +62,10 @@ async def test_history_from_before_the_bot_joined_is_not_a_command(
     room = await alice.create_room([])
     await alice.say(room, "!undersign old")
     await alice.client.room_invite(room, bot.id)
-    await alice.wait_for(lambda s: s.get("state_key") == bot.id
-                         and content(s).get("membership") == "join", what="bot join")
+    await alice.wait_for(
+        lambda s: s.get("state_key") == bot.id and content(s).get("membership") == "join",
+        what="bot join",
+    )
     await alice.say(room, "!undersign new")
     await bot.wait_for(is_command("new"))
     assert not [e for e in bot.events if isinstance(e, Command) and e.text == "old"]
@@ -66,12 +76,17 @@ async def test_edits_notices_and_other_prefixes_are_never_commands(
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id])
-    await alice.wait_for(lambda s: s.get("state_key") == bot.id
-                         and content(s).get("membership") == "join", what="bot join")
+    await alice.wait_for(
+        lambda s: s.get("state_key") == bot.id and content(s).get("membership") == "join",
+        what="bot join",
+    )
     original = await alice.say(room, "!undersign help")
     new = {"msgtype": "m.text", "body": "!undersign sign L9"}
-    await alice.say(room, " * !undersign sign L9", **{
-        "m.new_content": new, "m.relates_to": {"rel_type": "m.replace", "event_id": original}})
+    await alice.say(
+        room,
+        " * !undersign sign L9",
+        **{"m.new_content": new, "m.relates_to": {"rel_type": "m.replace", "event_id": original}},
+    )
     await alice.say(room, "* !undersign sign L8")
     await alice.send(room, {"msgtype": "m.notice", "body": "!undersign sign L7"})
     await alice.say(room, "!undersignx sign L6")
@@ -86,9 +101,18 @@ async def test_a_command_in_a_thread_is_answered_in_that_thread(
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id])
     root = await alice.say(room, "a thread about the letter")
-    await alice.say(room, "!undersign status L1", **{"m.relates_to": {
-        "rel_type": "m.thread", "event_id": root, "is_falling_back": True,
-        "m.in_reply_to": {"event_id": root}}})
+    await alice.say(
+        room,
+        "!undersign status L1",
+        **{
+            "m.relates_to": {
+                "rel_type": "m.thread",
+                "event_id": root,
+                "is_falling_back": True,
+                "m.in_reply_to": {"event_id": root},
+            }
+        },
+    )
     cmd = await bot.wait_for(is_command("status L1"))
     assert isinstance(cmd, Command) and cmd.room.thread == root
     assert bot.adapter is not None
@@ -102,11 +126,15 @@ async def test_replies_are_html_notices_where_user_text_cannot_ping_or_inject(
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id])
-    await alice.wait_for(lambda s: s.get("state_key") == bot.id
-                         and content(s).get("membership") == "join", what="bot join")
+    await alice.wait_for(
+        lambda s: s.get("state_key") == bot.id and content(s).get("membership") == "join",
+        what="bot join",
+    )
     assert bot.adapter is not None
     title = Said('@room <img src=x onerror="alert(1)"> & you')
-    ref = await bot.adapter.send(Post(Room("matrix", room), ("New letter ", Strong("L1"), ": ", title)))
+    ref = await bot.adapter.send(
+        Post(Room("matrix", room), ("New letter ", Strong("L1"), ": ", title))
+    )
     got = content(await alice.notices(room))
     assert ref is not None
     assert got["msgtype"] == "m.notice" and got["m.mentions"] == {}
@@ -122,17 +150,27 @@ async def test_reactions_and_their_redaction_reach_the_core(
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id])
-    await alice.wait_for(lambda s: s.get("state_key") == bot.id
-                         and content(s).get("membership") == "join", what="bot join")
+    await alice.wait_for(
+        lambda s: s.get("state_key") == bot.id and content(s).get("membership") == "join",
+        what="bot join",
+    )
     assert bot.adapter is not None
     announcement = await bot.adapter.send(Post(Room("matrix", room), ("Sign L1 with ✍️",)))
     assert announcement
     reaction = await alice.react(room, announcement, "✍️")
     added = await bot.wait_for(lambda e: isinstance(e, Reaction) and e.added)
-    assert added == Reaction(reaction, added.user, Room("matrix", room), announcement, "✍️",
-                             added=True, reaction_ref=reaction)
+    assert added == Reaction(
+        reaction,
+        added.user,
+        Room("matrix", room),
+        announcement,
+        "✍️",
+        added=True,
+        reaction_ref=reaction,
+    )
     assert added.user.id == alice.id
     redaction = await alice.redact(room, reaction)
     removed = await bot.wait_for(lambda e: isinstance(e, Reaction) and not e.added)
-    assert removed == Reaction(redaction, added.user, Room("matrix", room), "", "",
-                               added=False, reaction_ref=reaction)
+    assert removed == Reaction(
+        redaction, added.user, Room("matrix", room), "", "", added=False, reaction_ref=reaction
+    )
