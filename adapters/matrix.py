@@ -19,6 +19,7 @@ import html
 import json
 import logging
 import random
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
@@ -278,6 +279,7 @@ class MatrixAdapter:
         self._direct_locks: dict[str, asyncio.Lock] = {}
         self._direct_rooms: set[str] = set()  # rooms in the bot's m.direct
         self.synced = asyncio.Event()  # set once the first sync has been digested
+        self._history_before = 0  # on a first start: ms timestamp before which is history
 
     # --- lifecycle ---
 
@@ -306,6 +308,9 @@ class MatrixAdapter:
         self._direct_rooms = {r for rooms in (await self._direct_map()).values() for r in rooms}
         since = await self.state.get_state(SYNC_POSITION)
         if since is None:
+            # Synapse may answer a repeated initial sync from its response cache, with an
+            # older position: the clock, not only the position, marks what is history.
+            self._history_before = int(time.time() * 1000)
             # First start: what was said before it is not a command. Invites still count.
             first = await self._call(
                 "initial sync",
@@ -483,7 +488,8 @@ class MatrixAdapter:
                     "a room's timeline has a gap since the last sync; older events were skipped"
                 )
             for src in events:
-                await self._dispatch(room_id, src)
+                if src.get("origin_server_ts", 0) >= self._history_before:
+                    await self._dispatch(room_id, src)
 
     async def _dispatch(self, room_id: str, src: dict[str, Any]) -> None:
         translate = TRANSLATORS.get(src.get("type", ""))
