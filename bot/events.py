@@ -8,7 +8,7 @@ of each reply's platform. Nothing here knows a platform.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import TypeAlias
 
 Platform: TypeAlias = str  # "console", "slack", "matrix"
 

@@ -1,0 +1,151 @@
+"""Wiring and lifecycle: config → store → core → adapters, and the road replies travel.
+
+Adapters hand every event to ``App.handle``; the core answers after its transaction has
+committed; ``App.deliver`` routes each reply to the adapter of its platform (so a
+signature on Slack also updates the letter's announcement on Matrix). A fault in one
+event is logged — without user ids or text — and never stops the bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+
+from adapters.base import Adapter
+from bot.config import Config
+from bot.core import Core, utc_now
+from bot.events import Command, Due, Event, Post, Private, Reaction, Reply
+from bot.seal import Sealer, load_key
+from bot.store import Store
+
+log = logging.getLogger("undersign")
+
+
+class App:
+    def __init__(self, config: Config, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self.config = config
+        self.clock = clock
+        self.adapters: dict[str, Adapter] = {}
+        self._store: Store | None = None
+        self._core: Core | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.stopping = asyncio.Event()
+
+    @property
+    def store(self) -> Store:
+        assert self._store is not None, "App.open() first"
+        return self._store
+
+    @property
+    def core(self) -> Core:
+        assert self._core is not None, "App.open() first"
+        return self._core
+
+    async def open(self) -> None:
+        path = self.config.database_path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._store = await Store.open(path, Sealer(load_key(path)))
+        self._core = Core(self.config, self._store, self.clock)
+
+    def add_adapter(self, adapter: Adapter) -> None:
+        self.adapters[adapter.platform] = adapter
+
+    def build_adapters(self) -> None:
+        """The adapters the config enables — importing only their libraries — or the console."""
+        if self.config.slack.enabled:
+            from adapters.slack import SlackAdapter
+
+            self.add_adapter(SlackAdapter(self.config.slack, self.config.bot))
+        if self.config.matrix.enabled:
+            from adapters.matrix import MatrixAdapter
+
+            self.add_adapter(MatrixAdapter(self.config.matrix, self.config.bot, self.store))
+        if not self.adapters:
+            from adapters.console import ConsoleAdapter
+
+            self.add_adapter(ConsoleAdapter(self.store))
+
+    async def handle(self, event: Event) -> None:
+        try:
+            outcome = await self.core.dispatch(event)
+        except Exception:
+            log.exception("an event of kind %s could not be handled", type(event).__name__)
+            if isinstance(event, Command | Reaction):
+                await self.deliver([Private(event.user, (
+                    "Something went wrong on my side; nothing was changed. Please try again.",
+                ), event.room)])
+            return
+        if outcome.erased:
+            await self.store.checkpoint()
+        await self.deliver(outcome.replies)
+
+    async def deliver(self, replies: list[Reply]) -> None:
+        for reply in replies:
+            adapter = self.adapters.get(reply.platform)
+            if adapter is None:
+                log.warning("no %s adapter is running; a %s was not sent",
+                            reply.platform, type(reply).__name__)
+                continue
+            try:
+                ref = await adapter.send(reply)
+            except Exception:
+                log.exception("a %s could not be sent on %s", type(reply).__name__,
+                              reply.platform)
+                continue
+            if isinstance(reply, Post) and reply.announces is not None and ref:
+                await self.core.announced(reply.announces, reply.room, ref)
+
+    async def _every(self, seconds: float, what: str) -> None:
+        while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), seconds)
+            if not self.stopping.is_set():
+                await self.handle(Due(f"due:{uuid.uuid4()}", what))
+
+    def _spawn(self, coro: object, name: str) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def run(self) -> None:
+        """Start everything, run until a signal or the console's end of input, stop cleanly."""
+        await self.open()
+        try:
+            self.build_adapters()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    loop.add_signal_handler(sig, self.stopping.set)
+            log.info("Undersign is starting (%s)", ", ".join(self.adapters))
+            for adapter in self.adapters.values():
+                await adapter.start(self.handle)
+            self._spawn(self._every(self.config.bot.count_refresh_minutes * 60, "refresh-counts"),
+                        "count-refresh")
+            waits = [asyncio.create_task(self.stopping.wait())]
+            for adapter in self.adapters.values():
+                finished = getattr(adapter, "finished", None)
+                if isinstance(finished, asyncio.Event):
+                    waits.append(asyncio.create_task(finished.wait()))
+            _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        self.stopping.set()
+        for adapter in self.adapters.values():
+            with contextlib.suppress(Exception):
+                await adapter.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._store is not None:
+            await self._store.close()
+            self._store = None

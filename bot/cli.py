@@ -1,0 +1,101 @@
+"""The ``undersign`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+from bot.config import Config, ConfigError, load
+
+
+def _version() -> str:
+    try:
+        return version("undersign")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="undersign",
+        description="Collect co-signers for a collective letter on Slack and Matrix.",
+    )
+    parser.add_argument("--version", action="version", version=f"undersign {_version()}")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run", help="run the adapters the config enables (the console if none)")
+    run.add_argument("--config", type=Path, help="TOML config file")
+    run.add_argument("--debug", action="store_true", help="log at DEBUG")
+    check = sub.add_parser("check-config", help="validate a config file; exit 1 on any problem")
+    check.add_argument("file", type=Path)
+    sub.add_parser("slack-manifest", help="print the Slack app manifest to paste")
+    purge = sub.add_parser("purge", help="apply retention now")
+    purge.add_argument("--config", type=Path)
+    return parser
+
+
+def _load(path: Path | None, *, check_secrets: bool = True) -> Config:
+    try:
+        return load(path, check_secrets=check_secrets)
+    except ConfigError as err:
+        for problem in err.problems:
+            print(f"config: {problem}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if getattr(args, "debug", False) else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if args.cmd == "check-config":
+        try:
+            load(args.file)
+        except ConfigError as err:
+            for problem in err.problems:
+                print(f"{args.file}: {problem}")
+            return 1
+        print(f"{args.file}: ok")
+        return 0
+    if args.cmd == "slack-manifest":
+        from bot.slack_manifest import manifest
+
+        print(manifest(Config()))
+        return 0
+    from bot.app import App
+    from bot.seal import KeyError_
+
+    config = _load(args.config)
+    try:
+        if args.cmd == "purge":
+            return asyncio.run(_purge(config))
+        asyncio.run(App(config).run())
+    except KeyError_ as err:
+        print(f"undersign: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+async def _purge(config: Config) -> int:
+    from bot.app import App
+    from bot.core import utc_now
+
+    app = App(config)
+    await app.open()
+    try:
+        letters, events = await app.store.purge(utc_now(), config.bot.retention_days)
+    finally:
+        await app.close()
+    print(f"purged {letters} closed letter(s) and {events} old event record(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

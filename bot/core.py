@@ -1,0 +1,124 @@
+"""The core: a neutral event in, replies out, with the store changed in one transaction.
+
+Nothing here awaits a network call. Each event's id is recorded in the same transaction
+as the change it causes, so a redelivered event changes nothing and says nothing; a
+refused command is undone alone (a savepoint) and answered privately with its usage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import commands.help
+import commands.letters
+import commands.privacy
+import commands.signing
+from bot.config import Config
+from bot.events import Command, Due, Event, Private, Reaction, Reply, Room, User
+from bot.store import Store, Tx
+from commands import render
+from commands.base import REGISTRY, Context
+from commands.parser import Token, UsageError, letter_id, shorten, tokenize
+
+SYSTEM = User("undersign", "scheduler")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Outcome:
+    replies: list[Reply] = field(default_factory=list)
+    erased: bool = False
+
+
+class Core:
+    def __init__(self, config: Config, store: Store,
+                 clock: Callable[[], datetime] = utc_now) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+
+    def _context(self, tx: Tx, user: User, room: Room | None, tz: str | None = None) -> Context:
+        return Context(tx=tx, config=self.config, now=self.clock(), user=user, room=room,
+                       tz=tz or self.config.bot.timezone)
+
+    async def dispatch(self, event: Event) -> Outcome:
+        async with self.store.transaction() as tx:
+            if not await tx.first_sighting(event.event_id, self.clock()):
+                return Outcome()
+            if isinstance(event, Command):
+                ctx = self._context(tx, event.user, event.room, event.tz)
+                ctx.seen_by_room = event.seen_by_room
+                ctx.message_ref = event.message_ref
+                await self._command(ctx, event.text)
+            elif isinstance(event, Reaction):
+                ctx = self._context(tx, event.user, event.room)
+                async with tx.savepoint():
+                    await commands.signing.react(ctx, event)
+            else:
+                ctx = self._context(tx, SYSTEM, None)
+                await self._due(ctx, event)
+            return Outcome(ctx.replies, ctx.erased)
+
+    async def _command(self, ctx: Context, text: str) -> None:
+        spec = None
+        try:
+            async with ctx.tx.savepoint():
+                words = text.split(maxsplit=1) or ["help"]
+                spec = REGISTRY.get(words[0].lower())
+                if spec is None:
+                    raise UsageError(f"I don't know '{shorten(words[0])}'.")
+                args = tokenize(words[1] if len(words) > 1 else "")
+                if spec.takes_letter:
+                    await self._resolve_letter(ctx, args[0] if args else None, spec.role)
+                    args = args[1:]
+                await spec.run(ctx, args)
+        except UsageError as err:
+            prefix = render.prefix(self.config, ctx.user.platform)
+            usage = (
+                f"Usage: {prefix} {spec.usage}" if spec is not None
+                else f"Type {prefix} help for the list of commands."
+            )
+            ctx.replies = [Private(ctx.user, (f"{err.problem}\n{usage}",), ctx.room)]
+            ctx.erased = False
+
+    async def _resolve_letter(self, ctx: Context, token: Token | None, role: str) -> None:
+        number = letter_id(token)
+        letter = await ctx.tx.letter(number)
+        if letter is None:
+            raise UsageError(f"There is no letter L{number}.")
+        ctx.letter = letter
+        ctx.is_organizer = await ctx.tx.is_organizer(letter.id, ctx.user) or ctx.is_admin
+        if role == "organizer" and not ctx.is_organizer:
+            raise UsageError(f"Only the organizers of {letter.ref} can do that.")
+
+    async def _due(self, ctx: Context, event: Due) -> None:
+        if event.what == "refresh-counts":
+            await self._refresh_counts(ctx)
+
+    async def _refresh_counts(self, ctx: Context) -> None:
+        """Bring the public count of letters that are not public up to date, on a timer,
+        so that the moment somebody signed cannot be read from it."""
+        for letter in await ctx.tx.letters():
+            if letter.visibility == "public" or not letter.is_open:
+                continue
+            live = await ctx.tx.count(letter.id)
+            if live != letter.shown_count:
+                await ctx.tx.set_shown_count(letter.id, live)
+                await ctx.update_announcements(letter)
+
+    async def refresh_counts(self) -> list[Reply]:
+        async with self.store.transaction() as tx:
+            ctx = self._context(tx, SYSTEM, None)
+            await self._refresh_counts(ctx)
+            return ctx.replies
+
+    async def announced(self, letter_id: int, room: Room, message_ref: str) -> None:
+        """The adapter posted an announcement: remember where, to edit it in place later."""
+        async with self.store.transaction() as tx:
+            await tx.set_announcement_ref(letter_id, room.unthreaded(), message_ref)
+

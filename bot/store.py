@@ -1,0 +1,517 @@
+"""The store: one SQLite file, the one source of truth.
+
+One connection does all the writing, and a lock lets one transaction run at a time, so
+a command's change, the record of the event that caused it and (through commit-then-
+confirm) the reply it earns always agree. Identities are sealed (bot.seal) before they
+are written. Migrations are numbered functions run against ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.events import Room, User
+from bot.seal import KeyError_, Sealer
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# --- migrations -------------------------------------------------------------------------
+
+Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+async def _script(db: aiosqlite.Connection, sql: str) -> None:
+    """Run statements one by one (executescript would commit the migration's transaction)."""
+    for statement in sql.split(";"):
+        if statement.strip():
+            await db.execute(statement)
+
+
+async def _m1_letters_and_signatures(db: aiosqlite.Connection) -> None:
+    await _script(
+        db,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE letters (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            title TEXT NOT NULL,
+            link TEXT,
+            deadline TEXT,
+            visibility TEXT NOT NULL CHECK (visibility IN ('public', 'count', 'sealed')),
+            threshold INTEGER,
+            state TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed')),
+            created_at TEXT NOT NULL,
+            closed_at TEXT,
+            shown_count INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE announcements (
+            letter_id INTEGER NOT NULL REFERENCES letters(id) ON DELETE CASCADE,
+            platform TEXT NOT NULL,
+            room TEXT NOT NULL,
+            message_ref TEXT,
+            PRIMARY KEY (letter_id, platform, room)
+        );
+        CREATE INDEX announcements_by_message ON announcements(platform, room, message_ref);
+        CREATE TABLE organizers (
+            letter_id INTEGER NOT NULL REFERENCES letters(id) ON DELETE CASCADE,
+            who_index BLOB NOT NULL,
+            who_sealed BLOB NOT NULL,
+            PRIMARY KEY (letter_id, who_index)
+        );
+        CREATE INDEX organizers_by_who ON organizers(who_index);
+        CREATE TABLE signatures (
+            letter_id INTEGER NOT NULL REFERENCES letters(id) ON DELETE CASCADE,
+            who_index BLOB NOT NULL,
+            who_sealed BLOB NOT NULL,
+            signed_at TEXT NOT NULL,
+            by_reaction INTEGER NOT NULL DEFAULT 0,
+            reaction_index BLOB,
+            PRIMARY KEY (letter_id, who_index)
+        );
+        CREATE INDEX signatures_by_who ON signatures(who_index);
+        CREATE INDEX signatures_by_reaction ON signatures(reaction_index);
+        CREATE TABLE seen_events (event_index BLOB PRIMARY KEY, seen_at TEXT NOT NULL);
+        CREATE INDEX seen_events_by_time ON seen_events(seen_at);
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [_m1_letters_and_signatures]
+
+
+# --- rows -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Letter:
+    id: int
+    title: str
+    link: str | None
+    deadline: datetime | None
+    visibility: str
+    threshold: int | None
+    state: str
+    created_at: datetime
+    closed_at: datetime | None
+    shown_count: int
+
+    @property
+    def ref(self) -> str:
+        return f"L{self.id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == "open"
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> Letter:
+        return cls(
+            id=row["id"],
+            title=row["title"],
+            link=row["link"],
+            deadline=from_iso(row["deadline"]) if row["deadline"] else None,
+            visibility=row["visibility"],
+            threshold=row["threshold"],
+            state=row["state"],
+            created_at=from_iso(row["created_at"]),
+            closed_at=from_iso(row["closed_at"]) if row["closed_at"] else None,
+            shown_count=row["shown_count"],
+        )
+
+
+@dataclass(frozen=True)
+class Announcement:
+    letter_id: int
+    room: Room
+    message_ref: str | None
+
+
+@dataclass(frozen=True)
+class Signature:
+    user: User
+    signed_at: datetime
+
+
+def _user_from_key(key: str) -> User:
+    platform, _, ident = key.partition(":")
+    return User(platform, ident)
+
+
+# --- the transaction --------------------------------------------------------------------
+
+
+class Tx:
+    """One open transaction. Every query the commands need lives here, by name."""
+
+    def __init__(self, db: aiosqlite.Connection, sealer: Sealer) -> None:
+        self.db = db
+        self.sealer = sealer
+
+    async def _one(self, sql: str, args: Iterable[Any] = ()) -> aiosqlite.Row | None:
+        async with self.db.execute(sql, tuple(args)) as cur:
+            return await cur.fetchone()
+
+    async def _all(self, sql: str, args: Iterable[Any] = ()) -> list[aiosqlite.Row]:
+        async with self.db.execute(sql, tuple(args)) as cur:
+            return list(await cur.fetchall())
+
+    async def _run(self, sql: str, args: Iterable[Any] = ()) -> int:
+        async with self.db.execute(sql, tuple(args)) as cur:
+            return cur.rowcount
+
+    @contextlib.asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A nested step that can be undone alone (a refused command) inside the
+        transaction that still records its event."""
+        await self.db.execute("SAVEPOINT step")
+        try:
+            yield
+        except BaseException:
+            await self.db.execute("ROLLBACK TO step")
+            await self.db.execute("RELEASE step")
+            raise
+        await self.db.execute("RELEASE step")
+
+    # events
+
+    async def first_sighting(self, event_id: str, now: datetime) -> bool:
+        """Record a platform event id; False when it was seen before (a redelivery)."""
+        index = self.sealer.index("event:" + event_id)
+        changed = await self._run(
+            "INSERT OR IGNORE INTO seen_events (event_index, seen_at) VALUES (?, ?)",
+            (index, utc_iso(now)),
+        )
+        return changed == 1
+
+    async def forget_events_before(self, moment: datetime) -> int:
+        return await self._run("DELETE FROM seen_events WHERE seen_at < ?", (utc_iso(moment),))
+
+    # letters
+
+    async def create_letter(
+        self,
+        *,
+        title: str,
+        link: str | None,
+        deadline: datetime | None,
+        visibility: str,
+        threshold: int | None,
+        now: datetime,
+    ) -> int:
+        async with self.db.execute(
+            "INSERT INTO letters (title, link, deadline, visibility, threshold, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (title, link, utc_iso(deadline) if deadline else None, visibility, threshold,
+             utc_iso(now)),
+        ) as cur:
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    async def letter(self, letter_id: int) -> Letter | None:
+        row = await self._one("SELECT * FROM letters WHERE id = ?", (letter_id,))
+        return Letter.from_row(row) if row else None
+
+    async def letters(self, *, state: str | None = None) -> list[Letter]:
+        if state is None:
+            rows = await self._all("SELECT * FROM letters ORDER BY id")
+        else:
+            rows = await self._all("SELECT * FROM letters WHERE state = ? ORDER BY id", (state,))
+        return [Letter.from_row(r) for r in rows]
+
+    async def open_letters_in(self, room: Room) -> list[Letter]:
+        rows = await self._all(
+            "SELECT letters.* FROM letters JOIN announcements a ON a.letter_id = letters.id"
+            " WHERE a.platform = ? AND a.room = ? AND letters.state = 'open' ORDER BY letters.id",
+            (room.platform, room.id),
+        )
+        return [Letter.from_row(r) for r in rows]
+
+    async def close_letter(self, letter_id: int, now: datetime) -> None:
+        await self._run(
+            "UPDATE letters SET state = 'closed', closed_at = ? WHERE id = ?",
+            (utc_iso(now), letter_id),
+        )
+
+    async def set_shown_count(self, letter_id: int, count: int) -> None:
+        await self._run("UPDATE letters SET shown_count = ? WHERE id = ?", (count, letter_id))
+
+    async def purge_closed_before(self, moment: datetime) -> int:
+        return await self._run(
+            "DELETE FROM letters WHERE state = 'closed' AND closed_at < ?", (utc_iso(moment),)
+        )
+
+    # announcements
+
+    async def add_announcement(self, letter_id: int, room: Room) -> bool:
+        changed = await self._run(
+            "INSERT OR IGNORE INTO announcements (letter_id, platform, room) VALUES (?, ?, ?)",
+            (letter_id, room.platform, room.id),
+        )
+        return changed == 1
+
+    async def set_announcement_ref(self, letter_id: int, room: Room, message_ref: str) -> None:
+        await self._run(
+            "UPDATE announcements SET message_ref = ? WHERE letter_id = ? AND platform = ?"
+            " AND room = ?",
+            (message_ref, letter_id, room.platform, room.id),
+        )
+
+    async def announcements(self, letter_id: int) -> list[Announcement]:
+        rows = await self._all(
+            "SELECT * FROM announcements WHERE letter_id = ? ORDER BY platform, room",
+            (letter_id,),
+        )
+        return [
+            Announcement(r["letter_id"], Room(r["platform"], r["room"]), r["message_ref"])
+            for r in rows
+        ]
+
+    async def letter_announced_by(self, room: Room, message_ref: str) -> int | None:
+        row = await self._one(
+            "SELECT letter_id FROM announcements WHERE platform = ? AND room = ?"
+            " AND message_ref = ?",
+            (room.platform, room.id, message_ref),
+        )
+        return int(row["letter_id"]) if row else None
+
+    # organizers
+
+    async def add_organizer(self, letter_id: int, user: User) -> bool:
+        changed = await self._run(
+            "INSERT OR IGNORE INTO organizers (letter_id, who_index, who_sealed) VALUES (?, ?, ?)",
+            (letter_id, self.sealer.index(user.key), self.sealer.seal(user.key)),
+        )
+        return changed == 1
+
+    async def remove_organizer(self, letter_id: int, user: User) -> bool:
+        changed = await self._run(
+            "DELETE FROM organizers WHERE letter_id = ? AND who_index = ?",
+            (letter_id, self.sealer.index(user.key)),
+        )
+        return changed == 1
+
+    async def is_organizer(self, letter_id: int, user: User) -> bool:
+        row = await self._one(
+            "SELECT 1 FROM organizers WHERE letter_id = ? AND who_index = ?",
+            (letter_id, self.sealer.index(user.key)),
+        )
+        return row is not None
+
+    async def organizers(self, letter_id: int) -> list[User]:
+        rows = await self._all(
+            "SELECT who_sealed FROM organizers WHERE letter_id = ?", (letter_id,)
+        )
+        return sorted(
+            (_user_from_key(self.sealer.open(r["who_sealed"])) for r in rows),
+            key=lambda u: u.key,
+        )
+
+    async def letters_organized_by(self, user: User) -> list[int]:
+        rows = await self._all(
+            "SELECT letter_id FROM organizers WHERE who_index = ? ORDER BY letter_id",
+            (self.sealer.index(user.key),),
+        )
+        return [int(r["letter_id"]) for r in rows]
+
+    # signatures
+
+    async def add_signature(
+        self, letter_id: int, user: User, now: datetime, *, reaction_ref: str | None = None,
+        by_reaction: bool = False,
+    ) -> bool:
+        changed = await self._run(
+            "INSERT OR IGNORE INTO signatures"
+            " (letter_id, who_index, who_sealed, signed_at, by_reaction, reaction_index)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                letter_id,
+                self.sealer.index(user.key),
+                self.sealer.seal(user.key),
+                utc_iso(now),
+                int(by_reaction),
+                self.sealer.index("reaction:" + reaction_ref) if reaction_ref else None,
+            ),
+        )
+        return changed == 1
+
+    async def remove_signature(self, letter_id: int, user: User) -> bool:
+        changed = await self._run(
+            "DELETE FROM signatures WHERE letter_id = ? AND who_index = ?",
+            (letter_id, self.sealer.index(user.key)),
+        )
+        return changed == 1
+
+    async def signature_by_reaction(self, reaction_ref: str) -> tuple[int, User] | None:
+        row = await self._one(
+            "SELECT letter_id, who_sealed FROM signatures WHERE reaction_index = ?",
+            (self.sealer.index("reaction:" + reaction_ref),),
+        )
+        if row is None:
+            return None
+        return int(row["letter_id"]), _user_from_key(self.sealer.open(row["who_sealed"]))
+
+    async def signed_by_reaction(self, letter_id: int, user: User) -> bool:
+        row = await self._one(
+            "SELECT by_reaction FROM signatures WHERE letter_id = ? AND who_index = ?",
+            (letter_id, self.sealer.index(user.key)),
+        )
+        return bool(row and row["by_reaction"])
+
+    async def has_signed(self, letter_id: int, user: User) -> bool:
+        row = await self._one(
+            "SELECT 1 FROM signatures WHERE letter_id = ? AND who_index = ?",
+            (letter_id, self.sealer.index(user.key)),
+        )
+        return row is not None
+
+    async def count(self, letter_id: int) -> int:
+        row = await self._one("SELECT COUNT(*) AS n FROM signatures WHERE letter_id = ?",
+                              (letter_id,))
+        return int(row["n"]) if row else 0
+
+    async def signatures(self, letter_id: int) -> list[Signature]:
+        rows = await self._all(
+            "SELECT who_sealed, signed_at FROM signatures WHERE letter_id = ?", (letter_id,)
+        )
+        found = [
+            Signature(_user_from_key(self.sealer.open(r["who_sealed"])), from_iso(r["signed_at"]))
+            for r in rows
+        ]
+        return sorted(found, key=lambda s: (s.signed_at, s.user.key))
+
+    async def destroy_signatures(self, letter_id: int) -> int:
+        return await self._run("DELETE FROM signatures WHERE letter_id = ?", (letter_id,))
+
+    async def letters_signed_by(self, user: User) -> list[int]:
+        rows = await self._all(
+            "SELECT letter_id FROM signatures WHERE who_index = ? ORDER BY letter_id",
+            (self.sealer.index(user.key),),
+        )
+        return [int(r["letter_id"]) for r in rows]
+
+    async def erase_signatures_of(self, user: User) -> int:
+        return await self._run(
+            "DELETE FROM signatures WHERE who_index = ?", (self.sealer.index(user.key),)
+        )
+
+    # small named values (adapters' positions)
+
+    async def get_meta(self, key: str) -> str | None:
+        row = await self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(row["value"]) if row else None
+
+    async def set_meta(self, key: str, value: str) -> None:
+        await self._run(
+            "INSERT INTO meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+
+class Store:
+    """The database file, its one connection and the lock that orders transactions."""
+
+    def __init__(self, db: aiosqlite.Connection, sealer: Sealer) -> None:
+        self._db = db
+        self.sealer = sealer
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str, sealer: Sealer) -> Store:
+        db = await aiosqlite.connect(str(path), isolation_level=None)
+        db.row_factory = aiosqlite.Row
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=FULL",
+            "PRAGMA foreign_keys=ON",
+            "PRAGMA secure_delete=ON",
+            "PRAGMA busy_timeout=5000",
+        ):
+            await db.execute(pragma)
+        store = cls(db, sealer)
+        try:
+            await store._migrate()
+            await store._check_key()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def _migrate(self) -> None:
+        async with self._db.execute("PRAGMA user_version") as cur:
+            row = await cur.fetchone()
+        version = int(row[0]) if row else 0
+        for number, migration in enumerate(MIGRATIONS, start=1):
+            if number <= version:
+                continue
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                await migration(self._db)
+                await self._db.execute(f"PRAGMA user_version = {number}")
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+
+    async def _check_key(self) -> None:
+        async with self.transaction() as tx:
+            stored = await tx.get_meta("key_check")
+            if stored is None:
+                await tx.set_meta("key_check", self.sealer.check_value())
+            elif stored != self.sealer.check_value():
+                raise KeyError_(
+                    "this database was sealed with another key: set UNDERSIGN_DB_KEY "
+                    "(or restore the key file) to the key it was made with"
+                )
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Tx]:
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self._db, self.sealer)
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            await self._db.execute("COMMIT")
+
+    async def checkpoint(self) -> None:
+        """Fold the WAL into the main file and truncate it, so erased bytes do not linger."""
+        async with self._lock:
+            await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    # the adapters' StateStore
+    async def get_state(self, key: str) -> str | None:
+        async with self.transaction() as tx:
+            return await tx.get_meta("state:" + key)
+
+    async def set_state(self, key: str, value: str) -> None:
+        async with self.transaction() as tx:
+            await tx.set_meta("state:" + key, value)
+
+    async def purge(self, now: datetime, retention_days: int) -> tuple[int, int]:
+        """Apply retention: closed letters (with all tied to them) after ``retention_days``,
+        de-duplication records after 48 hours; then fold the WAL so nothing lingers."""
+        async with self.transaction() as tx:
+            letters = await tx.purge_closed_before(now - timedelta(days=retention_days))
+            events = await tx.forget_events_before(now - timedelta(hours=48))
+        await self.checkpoint()
+        return letters, events
+
+    async def close(self) -> None:
+        await self._db.close()

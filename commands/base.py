@@ -1,0 +1,98 @@
+"""What every command gets (the Context) and how a command declares itself (the registry).
+
+A command says who may run it; the dispatcher (bot.core) resolves the letter and enforces
+the role before the command body runs, so no body checks permissions by hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from bot.config import Config
+from bot.events import Attachment, Edit, Post, Private, Reply, Rich, Room, Segment, User
+from bot.store import Letter, Tx
+from commands import render
+from commands.parser import Token
+
+Role = Literal["anyone", "organizer"]
+
+
+@dataclass
+class Context:
+    tx: Tx
+    config: Config
+    now: datetime
+    user: User
+    room: Room | None
+    tz: str
+    seen_by_room: bool = False
+    message_ref: str | None = None
+    letter: Letter | None = None
+    is_organizer: bool = False
+    replies: list[Reply] = field(default_factory=list)
+    erased: bool = False  # something was erased: fold the WAL so no bytes linger
+
+    @property
+    def is_admin(self) -> bool:
+        admins = self.config.bot.admins
+        return self.user.id in admins or self.user.key in admins
+
+    def tell(self, *body: Segment, attachment: Attachment | None = None) -> None:
+        """A private reply to the person who acted."""
+        self.replies.append(Private(self.user, tuple(body), self.room, attachment))
+
+    def tell_user(self, user: User, *body: Segment) -> None:
+        self.replies.append(Private(user, tuple(body), None))
+
+    def post(self, room: Room, body: Rich, announces: int | None = None) -> None:
+        self.replies.append(Post(room, body, announces))
+
+    def the_letter(self) -> Letter:
+        assert self.letter is not None, "the dispatcher resolves the letter first"
+        return self.letter
+
+    async def announcement(self, letter: Letter, platform: str) -> Rich:
+        shown = await self.tx.count(letter.id) if letter.visibility == "public" else None
+        return render.announcement(letter, self.config, platform, shown)
+
+    async def update_announcements(self, letter: Letter) -> None:
+        """Edit every announcement of the letter in place, on every platform."""
+        fresh = await self.tx.letter(letter.id)
+        if fresh is None:
+            return
+        for ann in await self.tx.announcements(letter.id):
+            if ann.message_ref is not None:
+                body = await self.announcement(fresh, ann.room.platform)
+                self.replies.append(Edit(ann.room, ann.message_ref, body, fresh.id))
+
+
+Run = Callable[[Context, list[Token]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    usage: str
+    summary: str
+    role: Role
+    run: Run
+    takes_letter: bool
+
+
+REGISTRY: dict[str, Spec] = {}
+
+
+def command(
+    name: str, usage: str, summary: str, *, role: Role = "anyone", takes_letter: bool = False
+) -> Callable[[Run], Run]:
+    """Declare a subcommand. With ``takes_letter`` the first argument is a letter id that the
+    dispatcher resolves; ``role="organizer"`` implies it and is enforced there."""
+
+    def register(run: Run) -> Run:
+        REGISTRY[name] = Spec(name, usage, summary, role, run, takes_letter or role == "organizer")
+        return run
+
+    return register

@@ -1,0 +1,250 @@
+"""Letters: create, show, list, organise, announce, close, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from bot.events import Attachment, Person, Said, Segment, Strong, User
+from bot.store import Letter, utc_iso
+from bot.timeparse import TimeError, parse_when
+from commands import render
+from commands.base import Context, command
+from commands.parser import (
+    MAX_TITLE,
+    Token,
+    UsageError,
+    clean_text,
+    http_url,
+    joined,
+    no_more,
+    one,
+    positive_int,
+    shorten,
+    split_options,
+)
+
+NEW_OPTIONS = {"link", "deadline", "visibility", "threshold"}
+
+
+@command(
+    "new",
+    'new "TITLE" [link URL] [deadline WHEN] [visibility public|count|sealed] [threshold N]',
+    "start a letter and announce it here",
+)
+async def new(ctx: Context, args: list[Token]) -> None:
+    positional, options = split_options(args, NEW_OPTIONS)
+    if not positional:
+        raise UsageError("The letter needs a title.")
+    title = clean_text(joined(positional), what="title", limit=MAX_TITLE)
+    link = http_url(one(options["link"], "link").text) if "link" in options else None
+    deadline = None
+    if "deadline" in options:
+        try:
+            deadline = parse_when(joined(options["deadline"]), ctx.tz, ctx.now)
+        except TimeError as exc:
+            raise UsageError(str(exc)) from None
+    visibility = "count"
+    if "visibility" in options:
+        visibility = one(options["visibility"], "visibility").text.lower()
+        if visibility not in render.VISIBILITY:
+            raise UsageError(f"Visibility is public, count or sealed, not '{shorten(visibility)}'.")
+    threshold = None
+    if "threshold" in options:
+        if visibility != "sealed":
+            raise UsageError("A threshold applies only to sealed letters (visibility sealed).")
+        threshold = positive_int(one(options["threshold"], "threshold"), what="threshold")
+    elif visibility == "sealed":
+        raise UsageError("A sealed letter needs a threshold: how many must sign before names show.")
+    assert ctx.room is not None
+    letter_id = await ctx.tx.create_letter(
+        title=title, link=link, deadline=deadline, visibility=visibility,
+        threshold=threshold, now=ctx.now,
+    )
+    await ctx.tx.add_organizer(letter_id, ctx.user)
+    await ctx.tx.add_announcement(letter_id, ctx.room.unthreaded())
+    letter = await ctx.tx.letter(letter_id)
+    assert letter is not None
+    ctx.post(ctx.room.unthreaded(), await ctx.announcement(letter, ctx.room.platform), letter_id)
+    ctx.tell(
+        f"Created {letter.ref} ", Said(title), f". You organize it. "
+        f"Try: status {letter.ref}, signers {letter.ref}, organizer {letter.ref} add USER, "
+        f"close {letter.ref}.",
+    )
+
+
+@command("status", "status L<n>", "a letter's title, link, state, deadline and count",
+         takes_letter=True)
+async def status(ctx: Context, args: list[Token]) -> None:
+    no_more(args)
+    letter = ctx.the_letter()
+    live = await ctx.tx.count(letter.id)
+    count = (
+        render.exact_count(live)
+        if ctx.is_organizer or letter.visibility == "public"
+        else render.public_count(letter, None)
+    )
+    body = render.status(letter, ctx.config, ctx.tz, count)
+    if letter.visibility == "public":
+        names = await ctx.tx.signatures(letter.id)
+        if names:
+            body.append("\nSigned by: ")
+            body += _people([s.user for s in names])
+    ctx.tell(*body)
+
+
+@command("list", "list", "open letters announced in this room")
+async def list_letters(ctx: Context, args: list[Token]) -> None:
+    no_more(args)
+    assert ctx.room is not None
+    letters = await ctx.tx.open_letters_in(ctx.room)
+    if not letters:
+        ctx.tell("No open letters are announced in this room. Start one with: new \"TITLE\"")
+        return
+    body: list[Segment] = ["Open letters here:"]
+    for letter in letters:
+        live = await ctx.tx.count(letter.id)
+        body += ["\n", Strong(letter.ref), " ", Said(letter.title), " — ",
+                 render.public_count(letter, live)]
+    ctx.tell(*body)
+
+
+def _people(users: list[User]) -> list[Segment]:
+    out: list[Segment] = []
+    for i, user in enumerate(users):
+        if i:
+            out.append(", ")
+        out.append(Person(user))
+    return out
+
+
+def _sealed_shut(letter: Letter, count: int) -> bool:
+    return letter.visibility == "sealed" and count < (letter.threshold or 0)
+
+
+@command("signers", "signers L<n>", "who signed, privately", role="organizer")
+async def signers(ctx: Context, args: list[Token]) -> None:
+    no_more(args)
+    letter = ctx.the_letter()
+    found = await ctx.tx.signatures(letter.id)
+    if _sealed_shut(letter, len(found)):
+        ctx.tell(
+            f"{letter.ref} is sealed: no name is shown to anyone until {letter.threshold} "
+            f"have signed. It has {render.exact_count(len(found))} so far."
+        )
+        return
+    if not found:
+        ctx.tell(f"Nobody has signed {letter.ref} yet.")
+        return
+    ctx.tell(f"{letter.ref} — {render.exact_count(len(found))}: ",
+             *_people([s.user for s in found]))
+
+
+_USER_FORMS = {
+    "slack": re.compile(r"^<?@?([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>?$"),
+    "matrix": re.compile(r"^(@[^:\s]{1,255}:[A-Za-z0-9.\-:\[\]]{1,255})$"),
+    "console": re.compile(r"^@?([\w.\-]{1,32})$"),
+}
+
+
+def named_user(token: Token, platform: str) -> User:
+    pattern = _USER_FORMS.get(platform, _USER_FORMS["console"])
+    match = pattern.match(token.text.strip())
+    if not match:
+        raise UsageError(f"'{shorten(token.text)}' is not a user I can recognise here.")
+    return User(platform, match.group(1))
+
+
+@command("organizer", "organizer L<n> add|remove USER", "add or remove a co-organizer",
+         role="organizer")
+async def organizer(ctx: Context, args: list[Token]) -> None:
+    if len(args) != 2 or args[0].word not in ("add", "remove"):
+        raise UsageError("Say add or remove, then who.")
+    letter = ctx.the_letter()
+    who = named_user(args[1], ctx.user.platform)
+    if args[0].word == "add":
+        if not await ctx.tx.add_organizer(letter.id, who):
+            ctx.tell(Person(who), f" already organizes {letter.ref}.")
+            return
+        ctx.tell(Person(who), f" now co-organizes {letter.ref}.")
+        ctx.tell_user(who, f"You are now a co-organizer of {letter.ref} ", Said(letter.title),
+                      ". Type help to see what organizers can do.")
+        return
+    if len(await ctx.tx.organizers(letter.id)) == 1 and await ctx.tx.is_organizer(letter.id, who):
+        raise UsageError(f"{letter.ref} needs at least one organizer; add another first.")
+    if not await ctx.tx.remove_organizer(letter.id, who):
+        ctx.tell(Person(who), f" does not organize {letter.ref}.")
+        return
+    ctx.tell(Person(who), f" no longer organizes {letter.ref}.")
+
+
+@command("announce", "announce L<n>", "post the letter's announcement in this room too",
+         role="organizer")
+async def announce(ctx: Context, args: list[Token]) -> None:
+    no_more(args)
+    letter = ctx.the_letter()
+    assert ctx.room is not None
+    if not letter.is_open:
+        raise UsageError(f"{letter.ref} is closed; there is nothing to announce.")
+    room = ctx.room.unthreaded()
+    if not await ctx.tx.add_announcement(letter.id, room):
+        ctx.tell(f"{letter.ref} is already announced in this room.")
+        return
+    ctx.post(room, await ctx.announcement(letter, room.platform), letter.id)
+    ctx.tell(f"Announced {letter.ref} here too. One letter, one count.")
+
+
+@command("close", "close L<n>", "stop signing; organizers get the final list privately",
+         role="organizer")
+async def close(ctx: Context, args: list[Token]) -> None:
+    no_more(args)
+    letter = ctx.the_letter()
+    if not letter.is_open:
+        raise UsageError(f"{letter.ref} is already closed.")
+    await finish(ctx, letter)
+
+
+async def finish(ctx: Context, letter: Letter) -> None:
+    """Close a letter, by hand or at its deadline: final list to the organizers, privately;
+    a sealed letter below its threshold is destroyed unseen and only its count is told."""
+    found = await ctx.tx.signatures(letter.id)
+    await ctx.tx.close_letter(letter.id, ctx.now)
+    await ctx.tx.set_shown_count(letter.id, len(found))
+    days = ctx.config.bot.retention_days
+    if _sealed_shut(letter, len(found)):
+        await ctx.tx.destroy_signatures(letter.id)
+        report: list[Segment] = [
+            f"{letter.ref} ", Said(letter.title), f" closed with {render.exact_count(len(found))}, "
+            f"below its threshold of {letter.threshold}: the list was destroyed unseen."
+        ]
+    elif found:
+        report = [f"{letter.ref} ", Said(letter.title),
+                  f" closed. Final list, {render.exact_count(len(found))}: ",
+                  *_people([s.user for s in found]),
+                  f"\nIt will be purged {days} days from now."]
+    else:
+        report = [f"{letter.ref} ", Said(letter.title), " closed with no signatures."]
+    for org in await ctx.tx.organizers(letter.id):
+        ctx.tell_user(org, *report)
+    await ctx.update_announcements(letter)
+
+
+@command("export", "export L<n>", "a CSV of signers and times, privately", role="organizer")
+async def export(ctx: Context, args: list[Token]) -> None:
+    no_more(args)
+    letter = ctx.the_letter()
+    found = await ctx.tx.signatures(letter.id)
+    if _sealed_shut(letter, len(found)):
+        raise UsageError(
+            f"{letter.ref} is sealed until {letter.threshold} have signed; nothing can be exported."
+        )
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["signer", "signed_at"])
+    for sig in found:
+        writer.writerow([sig.user.id, utc_iso(sig.signed_at)])
+    ctx.tell(
+        f"{letter.ref}: {render.exact_count(len(found))}, attached as CSV. Keep it safe.",
+        attachment=Attachment(f"{letter.ref.lower()}-signers.csv", out.getvalue().encode()),
+    )

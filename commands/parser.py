@@ -1,0 +1,154 @@
+"""Command text into tokens and validated arguments; usage errors that say what was wrong."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+MAX_LINE = 4000
+MAX_TITLE = 200
+MAX_LINK = 2000
+MAX_TEXT = 1000
+
+_QUOTES = {'"': '"”', "'": "'’", "“": "”\"", "‘": "’'", "«": "»"}
+_LETTER = re.compile(r"^[lL](\d{1,9})$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+class UsageError(Exception):
+    """Something the user typed was wrong. ``problem`` says what, in one sentence."""
+
+    def __init__(self, problem: str, usage: str | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.usage = usage
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+    quoted: bool = False
+
+    @property
+    def word(self) -> str:
+        """The token as a keyword: lower case, and only when it was not quoted."""
+        return "" if self.quoted else self.text.lower()
+
+
+def tokenize(line: str) -> list[Token]:
+    """Split on white space; "…", '…', “…” and ‘…’ hold several words. A quote opens only at
+    the start of a token, so words like don't need no quoting."""
+    if len(line) > MAX_LINE:
+        raise UsageError(
+            f"That is {len(line):,} characters; a command may have at most {MAX_LINE:,}."
+        )
+    tokens: list[Token] = []
+    i, n = 0, len(line)
+    while i < n:
+        ch = line[i]
+        if ch.isspace():
+            i += 1
+            continue
+        if ch in _QUOTES:
+            closers = _QUOTES[ch]
+            j = i + 1
+            while j < n and line[j] not in closers:
+                j += 1
+            if j >= n:
+                raise UsageError(f"A quote ({ch}) is opened but never closed.")
+            tokens.append(Token(line[i + 1 : j], quoted=True))
+            i = j + 1
+            continue
+        j = i
+        while j < n and not line[j].isspace():
+            j += 1
+        tokens.append(Token(line[i:j]))
+        i = j
+    return tokens
+
+
+def letter_id(token: Token | None) -> int:
+    if token is None:
+        raise UsageError("Which letter? Give its id, like L1.")
+    match = _LETTER.match(token.text.strip())
+    if not match:
+        raise UsageError(f"'{shorten(token.text)}' is not a letter id; ids look like L1.")
+    return int(match.group(1))
+
+
+def shorten(text: str, limit: int = 40) -> str:
+    text = _CONTROL.sub("", text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clean_text(text: str, *, what: str, limit: int) -> str:
+    """User text to store: control and direction-override characters removed, spaces
+    collapsed, length capped."""
+    text = " ".join(_CONTROL.sub("", text).split())
+    if not text:
+        raise UsageError(f"The {what} is empty.")
+    if len(text) > limit:
+        raise UsageError(f"The {what} has {len(text):,} characters; at most {limit:,} are allowed.")
+    return text
+
+
+def http_url(text: str) -> str:
+    text = text.strip()
+    if len(text) > MAX_LINK:
+        raise UsageError(f"The link is too long ({len(text):,} characters; at most {MAX_LINK:,}).")
+    parts = urlsplit(text)
+    if (
+        parts.scheme.lower() not in ("http", "https")
+        or not parts.netloc
+        or _CONTROL.search(text)
+        or any(c.isspace() or c in "<>\"|" for c in text)
+    ):
+        raise UsageError(f"'{shorten(text)}' is not a web link; links start with https://.")
+    return text
+
+
+def positive_int(token: Token, *, what: str, maximum: int = 1_000_000) -> int:
+    text = token.text.strip()
+    if not re.fullmatch(r"[0-9]{1,9}", text) or not 1 <= int(text) <= maximum:
+        raise UsageError(f"The {what} must be a whole number from 1 to {maximum:,}.")
+    return int(text)
+
+
+def split_options(
+    tokens: list[Token], keys: set[str]
+) -> tuple[list[Token], dict[str, list[Token]]]:
+    """Positional tokens, then ``key value…`` options in any order. A value runs until the
+    next option keyword; a keyword given twice is an error."""
+    positional: list[Token] = []
+    options: dict[str, list[Token]] = {}
+    current: str | None = None
+    for token in tokens:
+        if token.word in keys:
+            if token.word in options:
+                raise UsageError(f"'{token.word}' is given twice.")
+            current = token.word
+            options[current] = []
+        elif current is None:
+            positional.append(token)
+        else:
+            options[current].append(token)
+    for key, value in options.items():
+        if not value:
+            raise UsageError(f"'{key}' needs a value after it.")
+    return positional, options
+
+
+def joined(tokens: list[Token]) -> str:
+    return " ".join(t.text for t in tokens)
+
+
+def one(tokens: list[Token], what: str) -> Token:
+    if len(tokens) != 1:
+        raise UsageError(f"'{what}' takes one value; put several words in quotes.")
+    return tokens[0]
+
+
+def no_more(tokens: list[Token]) -> None:
+    if tokens:
+        raise UsageError(f"I did not expect '{shorten(joined(tokens))}' there.")

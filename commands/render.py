@@ -1,0 +1,88 @@
+"""How letters read: announcements, status lines, counts, times."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.config import Config
+from bot.events import Link, Rich, Said, Segment, Strong
+from bot.store import Letter
+
+VISIBILITY = {
+    "public": "public — anyone can see who signed",
+    "count": "count only — the count is public, names go to the organizers only",
+    "sealed": "sealed — nobody, organizers included, sees any name until {n} have signed",
+}
+
+
+def when(moment: datetime, tz: str) -> str:
+    local = moment.astimezone(ZoneInfo(tz))
+    return local.strftime("%a %Y-%m-%d %H:%M ") + tz
+
+
+def visibility(letter: Letter) -> str:
+    return VISIBILITY[letter.visibility].format(n=letter.threshold)
+
+
+def public_count(letter: Letter, live: int | None) -> str:
+    """The count anyone may see. Public letters show the live count; others show the
+    count last refreshed by the timer, and 'fewer than 3' below 3."""
+    if letter.visibility == "public" and live is not None:
+        n = live
+    else:
+        n = letter.shown_count
+        if n < 3:
+            return "fewer than 3 signatures"
+    return f"{n} signature" + ("" if n == 1 else "s")
+
+
+def exact_count(n: int) -> str:
+    return f"{n} signature" + ("" if n == 1 else "s")
+
+
+def prefix(config: Config, platform: str) -> str:
+    return {"slack": config.slack.command, "matrix": config.matrix.prefix}.get(
+        platform, "/undersign"
+    )
+
+
+def how_to_sign(letter: Letter, config: Config, platform: str) -> str:
+    cmd = f"{prefix(config, platform)} sign {letter.ref}"
+    private = {
+        "slack": f"press Sign below, or type {cmd} (nobody else sees either)",
+        "matrix": f"send me {cmd} in a direct message",
+    }.get(platform, f"type {cmd}")
+    if letter.visibility == "public":
+        return f"How to sign: react with {config.bot.sign_emoji}, or {private}."
+    return (
+        f"How to sign privately: {private}. "
+        "Reactions here would show your name, so they do not count."
+    )
+
+
+def announcement(letter: Letter, config: Config, platform: str, live: int | None) -> Rich:
+    body: list[Segment] = ["📝 ", Strong(f"{letter.ref}: "), Said(letter.title), "\n"]
+    if letter.link:
+        body += ["Read it: ", Link(letter.link), "\n"]
+    if letter.deadline:
+        body.append(f"Deadline: {when(letter.deadline, config.bot.timezone)}\n")
+    body.append(f"Visibility: {visibility(letter)}\n")
+    if letter.is_open:
+        body.append(f"So far: {public_count(letter, live)}\n")
+        body.append(how_to_sign(letter, config, platform))
+    else:
+        body.append(f"Closed: {public_count(letter, live)}. Thank you to everyone who signed.")
+    return tuple(body)
+
+
+def status(letter: Letter, config: Config, tz: str, count: str) -> list[Segment]:
+    body: list[Segment] = [Strong(f"{letter.ref}: "), Said(letter.title), "\n"]
+    if letter.link:
+        body += ["Link: ", Link(letter.link), "\n"]
+    body.append(f"State: {'open' if letter.is_open else 'closed'}\n")
+    if letter.deadline:
+        body.append(f"Deadline: {when(letter.deadline, tz)}\n")
+    body.append(f"Visibility: {visibility(letter)}\n")
+    body.append(f"Count: {count}")
+    return body
