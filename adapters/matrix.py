@@ -278,6 +278,7 @@ class MatrixAdapter:
         self._direct: dict[str, str] = {}  # user id -> direct room id, in memory only
         self._direct_locks: dict[str, asyncio.Lock] = {}
         self._direct_rooms: set[str] = set()  # rooms in the bot's m.direct
+        self._keys_lock = asyncio.Lock()
         self.synced = asyncio.Event()  # set once the first sync has been digested
         self._history_before = 0  # on a first start: ms timestamp before which is history
 
@@ -441,10 +442,10 @@ class MatrixAdapter:
                 log.info("sync works again after %d failures", failures)
             failures, full_state, since = 0, False, resp.next_batch
             await self._queue.put((resp, False))
-            tick, self._tick = self._tick, asyncio.Event()
-            tick.set()
             if self.config.e2ee:
                 await self._key_upkeep()
+            tick, self._tick = self._tick, asyncio.Event()
+            tick.set()  # after the key upkeep: a new room's devices are known by now
 
     async def _key_upkeep(self) -> None:
         """What nio's sync_forever does between syncs for E2EE."""
@@ -452,13 +453,20 @@ class MatrixAdapter:
         steps: list[tuple[bool, Callable[[], Awaitable[Any]]]] = [
             (bool(c.outgoing_to_device_messages), c.send_to_device_messages),
             (c.should_upload_keys, c.keys_upload),
-            (c.should_query_keys, c.keys_query),
+            (c.should_query_keys, self._query_keys),
             (c.should_claim_keys, lambda: c.keys_claim(c.get_users_for_key_claiming())),
         ]
         for needed, step in steps:
             if needed:
                 with suppress(LocalProtocolError, *TRANSIENT):
                     await step()
+
+    async def _query_keys(self) -> None:
+        """Learn the devices of the people in encrypted rooms before a group session is
+        shared, or they could never read what the bot says."""
+        async with self._keys_lock:
+            if self._c.should_query_keys:
+                await self._call("keys query", self._c.keys_query)
 
     async def _worker(self) -> None:
         while True:
@@ -595,6 +603,7 @@ class MatrixAdapter:
             await self._wait_for_room(room_id)
         room = c.rooms.get(room_id)
         if c.olm is not None and room is not None and room.encrypted:
+            await self._query_keys()
             self._trust_devices(room)
         tx = str(uuid.uuid4())  # one transaction id for every retry: the server de-duplicates
         resp = await self._call(
@@ -620,10 +629,17 @@ class MatrixAdapter:
                 if not device.verified and not device.blacklisted:
                     c.verify_device(device)
 
-    async def _wait_for_room(self, room_id: str) -> None:
+    async def _wait_for_room(self, room_id: str, member: str | None = None) -> None:
+        """Wait until a sync has shown the room (and ``member`` in it). A sync can show a
+        new room before its invites: a session shared then would leave them out."""
+
+        def known() -> bool:
+            room = self._c.rooms.get(room_id)
+            return room is not None and (member is None or member in room.users)
+
         with suppress(TimeoutError):
             async with asyncio.timeout(NEW_ROOM_WAIT_S):
-                while room_id not in self._c.rooms:
+                while not known():
                     await self._tick.wait()
 
     async def _redact(self, reply: Redact) -> None:
@@ -685,7 +701,7 @@ class MatrixAdapter:
                 return None
             self._direct[user_id] = resp.room_id
             await self._mark_direct(user_id, resp.room_id)
-            await self._wait_for_room(resp.room_id)
+            await self._wait_for_room(resp.room_id, member=user_id)
             return str(resp.room_id)
 
     def _direct_url(self) -> str:

@@ -72,6 +72,8 @@ class Person:
     async def start(self) -> None:
         first = check(await self.client.sync(timeout=0, full_state=True), "first sync")
         await self._record(first)
+        if self.client.olm and self.client.should_upload_keys:
+            check(await self.client.keys_upload(), "keys upload")  # a person's device is set up
         self._task = asyncio.create_task(self._loop())
 
     async def stop(self) -> None:
