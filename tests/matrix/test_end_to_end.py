@@ -1,0 +1,169 @@
+"""Undersign itself (App, core, store, Matrix adapter) against a real Synapse."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from people import Person
+from synapse import Synapse
+
+from bot.app import App
+from bot.config import BotConfig, Config, MatrixConfig
+
+pytestmark = pytest.mark.matrix
+
+
+def content(src: dict[str, Any]) -> dict[str, Any]:
+    return dict(src.get("content") or {})
+
+
+class Undersign:
+    def __init__(self, app: App, user_id: str) -> None:
+        self.app = app
+        self.id = user_id
+
+
+@pytest.fixture
+async def undersign(
+    synapse: Synapse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Undersign]:
+    from conftest import unique
+
+    name = unique("undersign")
+    account = synapse.login(name, synapse.register(name).password, "UNDERSIGN")
+    monkeypatch.setenv("MATRIX_ACCESS_TOKEN", account.access_token)
+    config = Config(
+        bot=BotConfig(database=str(tmp_path / "undersign.db")),
+        matrix=MatrixConfig(
+            enabled=True,
+            homeserver=synapse.url,
+            user_id=account.user_id,
+            store_path=str(tmp_path / "matrix-store"),
+        ),
+        base_dir=tmp_path,
+    )
+    app = App(config)
+    await app.open()
+    app.build_adapters()
+    for adapter in app.adapters.values():
+        await adapter.start(app.handle)
+    try:
+        yield Undersign(app, account.user_id)
+    finally:
+        await app.close()
+
+
+async def joined(person: Person, bot_id: str, room: str) -> None:
+    await person.wait_for(
+        lambda s: (
+            s["room_id"] == room
+            and s.get("state_key") == bot_id
+            and content(s).get("membership") == "join"
+        ),
+        what="bot join",
+    )
+
+
+def body_has(text: str, room: str | None = None, *, not_in: str | None = None) -> Any:
+    def pred(s: dict[str, Any]) -> bool:
+        c = content(s)
+        body = str(c.get("m.new_content", c).get("body", ""))
+        return (
+            c.get("msgtype") == "m.notice"
+            and text in body
+            and (room is None or s["room_id"] == room)
+            and (not_in is None or s["room_id"] != not_in)
+        )
+
+    return pred
+
+
+async def announce(alice: Person, room: str, command: str) -> tuple[str, str]:
+    await alice.say(room, command)
+    post = await alice.wait_for(body_has("Visibility:", room), within=15, what="announcement")
+    ref = re.search(r"L\d+", content(post)["body"])
+    assert ref
+    return post["event_id"], ref.group(0)
+
+
+async def test_a_public_letter_is_signed_by_reaction_and_withdrawn_by_redaction(
+    undersign: Undersign, people: Any
+) -> None:
+    alice: Person = await people("alice", e2ee=True)
+    room = await alice.create_room([undersign.id])
+    await joined(alice, undersign.id, room)
+    post, letter = await announce(
+        alice, room, '!undersign new "Open @room <b>letter</b>" visibility public'
+    )
+    assert (
+        "<b>letter"
+        not in content(await alice.wait_for(lambda s: s["event_id"] == post))["formatted_body"]
+    )
+    reaction = await alice.react(room, post, "✍")  # no U+FE0F: still the sign emoji
+    await alice.wait_for(
+        body_has(f"You signed {letter}", not_in=room), within=15, what="private confirmation"
+    )
+    await alice.wait_for(body_has("So far: 1 signature", room), what="count edited to 1")
+    await alice.redact(room, reaction)
+    await alice.wait_for(body_has("So far: 0 signatures", room), what="count edited to 0")
+
+
+async def test_a_count_letter_is_signed_in_a_direct_room_and_in_room_signing_is_refused(
+    undersign: Undersign, people: Any
+) -> None:
+    alice: Person = await people("alice", e2ee=True)
+    bob: Person = await people("bob", e2ee=True)
+    room = await alice.create_room([undersign.id, bob.id], bot_power=50)
+    await joined(alice, undersign.id, room)
+    post, letter = await announce(alice, room, '!undersign new "Quiet letter"')
+    # bob reacts in the room: not counted, told privately, reaction redacted
+    reaction = await bob.react(room, post, "✍️")
+    hint = await bob.wait_for(body_has("was not counted", not_in=room), within=15, what="hint")
+    assert hint["decrypted"]
+    await bob.wait_for(
+        lambda s: (
+            s.get("type") == "m.room.redaction"
+            and reaction in (s.get("redacts"), content(s).get("redacts"))
+        ),
+        what="reaction redacted",
+    )
+    # bob signs in his direct room with the bot
+    dm = hint["room_id"]
+    await bob.say(dm, f"!undersign sign {letter}")
+    done = await bob.wait_for(body_has(f"You signed {letter}", dm), within=15, what="confirm")
+    assert done["decrypted"] and "Only the organizers" in content(done)["body"]
+    # an edit of a command is not run again
+    await bob.say(
+        dm,
+        f" * !undersign unsign {letter}",
+        **{
+            "m.new_content": {"msgtype": "m.text", "body": f"!undersign unsign {letter}"},
+            "m.relates_to": {"rel_type": "m.replace", "event_id": done["event_id"]},
+        },
+    )
+    await bob.say(dm, f"!undersign sign {letter}")
+    await bob.wait_for(body_has(f"already signed {letter}", dm), what="still signed")
+    # the organizer sees the name privately
+    await alice.say(room, f"!undersign signers {letter}")
+    names = await alice.wait_for(body_has(bob.id, not_in=room), within=15, what="signers")
+    assert names["decrypted"]
+
+
+async def test_the_database_file_names_no_matrix_user_id(undersign: Undersign, people: Any) -> None:
+    alice: Person = await people("alice", e2ee=True)
+    room = await alice.create_room([undersign.id])
+    await joined(alice, undersign.id, room)
+    _, letter = await announce(alice, room, '!undersign new "Letter" visibility public')
+    await alice.say(room, f"!undersign sign {letter}")
+    await alice.wait_for(body_has(f"You signed {letter}", not_in=room), within=15, what="ok")
+    db = undersign.app.config.database_path
+    files = [p for p in db.parent.iterdir() if p.name.startswith(db.name)]
+    assert files
+    raw = b"".join(p.read_bytes() for p in files)
+    for user_id in (alice.id, undersign.id):
+        for needle in (user_id, user_id.split(":")[0]):
+            assert needle.encode() not in raw, f"{needle} in {[p.name for p in files]}"
