@@ -1,4 +1,5 @@
-"""Wiring and lifecycle: config → store → core → adapters, and the road replies travel.
+"""Wiring and lifecycle: config → store → core → adapters → scheduler, and the road replies
+travel.
 
 Adapters hand every event to ``App.handle``; the core answers after its transaction has
 committed; ``App.deliver`` routes each reply to the adapter of its platform (so a
@@ -12,14 +13,14 @@ import asyncio
 import contextlib
 import logging
 import signal
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 
 from adapters.base import Adapter
 from bot.config import Config
 from bot.core import Core, utc_now
-from bot.events import Command, Due, Event, Post, Private, Reaction, Reply
+from bot.events import Command, Event, Post, Private, Reaction, Reply
+from bot.scheduler import Scheduler
 from bot.seal import Sealer, load_key
 from bot.store import Store
 
@@ -33,7 +34,7 @@ class App:
         self.adapters: dict[str, Adapter] = {}
         self._store: Store | None = None
         self._core: Core | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._scheduler: Scheduler | None = None
         self.stopping = asyncio.Event()
 
     @property
@@ -46,11 +47,17 @@ class App:
         assert self._core is not None, "App.open() first"
         return self._core
 
+    @property
+    def scheduler(self) -> Scheduler:
+        assert self._scheduler is not None, "App.open() first"
+        return self._scheduler
+
     async def open(self) -> None:
         path = self.config.database_path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._store = await Store.open(path, Sealer(load_key(path)))
         self._core = Core(self.config, self._store, self.clock)
+        self._scheduler = Scheduler(self.config, self._store, self.handle, self.clock)
 
     def add_adapter(self, adapter: Adapter) -> None:
         self.adapters[adapter.platform] = adapter
@@ -83,6 +90,8 @@ class App:
         if outcome.erased:
             await self.store.checkpoint()
         await self.deliver(outcome.replies)
+        if outcome.timers_changed:
+            await self.scheduler.sync()
 
     async def deliver(self, replies: list[Reply]) -> None:
         for reply in replies:
@@ -100,18 +109,6 @@ class App:
             if isinstance(reply, Post) and reply.announces is not None and ref:
                 await self.core.announced(reply.announces, reply.room, ref)
 
-    async def _every(self, seconds: float, what: str) -> None:
-        while not self.stopping.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), seconds)
-            if not self.stopping.is_set():
-                await self.handle(Due(f"due:{uuid.uuid4()}", what))
-
-    def _spawn(self, coro: object, name: str) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def run(self) -> None:
         """Start everything, run until a signal or the console's end of input, stop cleanly."""
         await self.open()
@@ -124,8 +121,7 @@ class App:
             log.info("Undersign is starting (%s)", ", ".join(self.adapters))
             for adapter in self.adapters.values():
                 await adapter.start(self.handle)
-            self._spawn(self._every(self.config.bot.count_refresh_minutes * 60, "refresh-counts"),
-                        "count-refresh")
+            await self.scheduler.start()
             waits = [asyncio.create_task(self.stopping.wait())]
             for adapter in self.adapters.values():
                 finished = getattr(adapter, "finished", None)
@@ -139,13 +135,11 @@ class App:
 
     async def close(self) -> None:
         self.stopping.set()
+        if self._scheduler is not None:
+            await self._scheduler.stop()
         for adapter in self.adapters.values():
             with contextlib.suppress(Exception):
                 await adapter.stop()
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._store is not None:
             await self._store.close()
             self._store = None

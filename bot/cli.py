@@ -28,10 +28,16 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="cmd", required=True)
     run = sub.add_parser("run", help="run the adapters the config enables (the console if none)")
     run.add_argument("--config", type=Path, help="TOML config file")
-    run.add_argument("--debug", action="store_true", help="log at DEBUG")
+    run.add_argument("--debug", action="store_true",
+                     help="log Undersign's own steps at DEBUG (libraries stay at INFO: their "
+                          "debug logs carry message payloads)")
+    run.add_argument("--debug-unredacted", action="store_true",
+                     help="log everything at DEBUG, payloads included: names and titles "
+                          "will be in the log. Only on a test workspace")
     check = sub.add_parser("check-config", help="validate a config file; exit 1 on any problem")
     check.add_argument("file", type=Path)
-    sub.add_parser("slack-manifest", help="print the Slack app manifest to paste")
+    manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest to paste")
+    manifest.add_argument("--config", type=Path, help="use this config's command name and mode")
     purge = sub.add_parser("purge", help="apply retention now")
     purge.add_argument("--config", type=Path)
     return parser
@@ -46,13 +52,24 @@ def _load(path: Path | None, *, check_secrets: bool = True) -> Config:
         raise SystemExit(1) from None
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+def _logging(*, debug: bool, unredacted: bool) -> None:
+    """INFO by default. Our own log lines never carry user ids, titles or texts; library
+    DEBUG logs do (aiosqlite logs SQL parameters, Bolt and nio payloads), so they are
+    only let through with the explicit --debug-unredacted."""
     logging.basicConfig(
-        level=logging.DEBUG if getattr(args, "debug", False) else logging.INFO,
+        level=logging.DEBUG if unredacted else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if debug or unredacted:
+        for ours in ("undersign", "bot", "adapters", "commands"):
+            logging.getLogger(ours).setLevel(logging.DEBUG)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _logging(debug=getattr(args, "debug", False),
+             unredacted=getattr(args, "debug_unredacted", False))
     if args.cmd == "check-config":
         try:
             load(args.file)
@@ -65,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "slack-manifest":
         from bot.slack_manifest import manifest
 
-        print(manifest(Config()))
+        print(manifest(_load(args.config, check_secrets=False)))
         return 0
     from bot.app import App
     from bot.seal import KeyError_

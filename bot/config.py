@@ -23,6 +23,12 @@ class BotConfig(_Section):
     grace_minutes: Annotated[int, Field(ge=0, le=10080)] = 60
     count_refresh_minutes: Annotated[float, Field(gt=0, le=1440)] = 10
     admins: list[str] = []
+    # abuse limits: generous defaults, per person and hour / per room / per letter
+    new_per_hour: Annotated[int, Field(ge=1)] = 10
+    remind_per_hour: Annotated[int, Field(ge=1)] = 30
+    export_per_hour: Annotated[int, Field(ge=1)] = 10
+    max_open_letters_per_room: Annotated[int, Field(ge=1)] = 50
+    max_schedules_per_letter: Annotated[int, Field(ge=1)] = 20
 
     @field_validator("timezone")
     @classmethod

@@ -14,13 +14,15 @@ from datetime import UTC, datetime
 import commands.help
 import commands.letters
 import commands.privacy
+import commands.schedule
 import commands.signing
 from bot.config import Config
 from bot.events import Command, Due, Event, Private, Reaction, Reply, Room, User
+from bot.limits import RateLimits
 from bot.store import Store, Tx
 from commands import render
 from commands.base import REGISTRY, Context
-from commands.parser import Token, UsageError, letter_id, shorten, tokenize
+from commands.parser import Token, UsageError, letter_id, reminder_id, shorten, tokenize
 
 SYSTEM = User("undersign", "scheduler")
 
@@ -33,6 +35,7 @@ def utc_now() -> datetime:
 class Outcome:
     replies: list[Reply] = field(default_factory=list)
     erased: bool = False
+    timers_changed: bool = False  # reviews, reminders or deadlines changed: re-arm the jobs
 
 
 class Core:
@@ -41,6 +44,7 @@ class Core:
         self.config = config
         self.store = store
         self.clock = clock
+        self.limits = RateLimits(config.bot)
 
     def _context(self, tx: Tx, user: User, room: Room | None, tz: str | None = None) -> Context:
         return Context(tx=tx, config=self.config, now=self.clock(), user=user, room=room,
@@ -62,7 +66,7 @@ class Core:
             else:
                 ctx = self._context(tx, SYSTEM, None)
                 await self._due(ctx, event)
-            return Outcome(ctx.replies, ctx.erased)
+            return Outcome(ctx.replies, ctx.erased, tx.timers_changed)
 
     async def _command(self, ctx: Context, text: str) -> None:
         spec = None
@@ -76,7 +80,14 @@ class Core:
                 if spec.takes_letter:
                     await self._resolve_letter(ctx, args[0] if args else None, spec.role)
                     args = args[1:]
+                elif spec.takes_reminder:
+                    await self._resolve_reminder(ctx, args[0] if args else None, spec.role)
+                    args = args[1:]
+                problem = self.limits.problem(ctx.user.key, spec.name, ctx.now)
+                if problem is not None:
+                    raise UsageError(problem)
                 await spec.run(ctx, args)
+                self.limits.note(ctx.user.key, spec.name, ctx.now)
         except UsageError as err:
             prefix = render.prefix(self.config, ctx.user.platform)
             usage = (
@@ -96,9 +107,26 @@ class Core:
         if role == "organizer" and not ctx.is_organizer:
             raise UsageError(f"Only the organizers of {letter.ref} can do that.")
 
+    async def _resolve_reminder(self, ctx: Context, token: Token | None, role: str) -> None:
+        """An R<n> argument: its letter decides who may act on it."""
+        number = reminder_id(token)
+        reminder = await ctx.tx.schedule(number)
+        if reminder is None:
+            raise UsageError(f"There is no review or reminder R{number}.")
+        ctx.reminder = reminder
+        ctx.is_organizer = await ctx.tx.is_organizer(reminder.letter_id, ctx.user) or ctx.is_admin
+        if role == "organizer" and not ctx.is_organizer:
+            raise UsageError(f"Only the organizers of L{reminder.letter_id} can do that.")
+
     async def _due(self, ctx: Context, event: Due) -> None:
-        if event.what == "refresh-counts":
+        """The scheduler's events: ``refresh-counts``, ``schedule:<id>``, ``deadline:<id>``."""
+        kind, _, number = event.what.partition(":")
+        if kind == "refresh-counts":
             await self._refresh_counts(ctx)
+        elif kind == "schedule" and number.isdigit():
+            await commands.schedule.fire(ctx, int(number))
+        elif kind == "deadline" and number.isdigit():
+            await commands.schedule.deadline(ctx, int(number))
 
     async def _refresh_counts(self, ctx: Context) -> None:
         """Bring the public count of letters that are not public up to date, on a timer,

@@ -26,6 +26,11 @@ def utc_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def utc_iso_exact(moment: datetime) -> str:
+    """Like utc_iso, to the microsecond: a due time is kept exactly as it was asked for."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
@@ -91,7 +96,36 @@ async def _m1_letters_and_signatures(db: aiosqlite.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m1_letters_and_signatures]
+async def _m2_schedules(db: aiosqlite.Connection) -> None:
+    """Reviews and reminders (ids R<n>). ``next_at`` is the next moment the row fires (for a
+    review: its next heads-up, then the review); a recurring reminder keeps its repetition
+    and the zone *name* it is read in, so 09:00 stays 09:00 across daylight saving."""
+    await _script(
+        db,
+        """
+        CREATE TABLE schedules (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            letter_id INTEGER NOT NULL REFERENCES letters(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL CHECK (kind IN ('review', 'reminder')),
+            next_at TEXT NOT NULL,
+            recurrence TEXT,
+            tz TEXT,
+            review_at TEXT,
+            text TEXT,
+            audience TEXT NOT NULL CHECK (audience IN ('room', 'signers', 'organizers')),
+            platform TEXT NOT NULL,
+            room TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            CHECK ((recurrence IS NULL) = (tz IS NULL)),
+            CHECK ((kind = 'review') = (review_at IS NOT NULL))
+        );
+        CREATE INDEX schedules_by_letter ON schedules(letter_id);
+        CREATE INDEX schedules_by_room ON schedules(platform, room)
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [_m1_letters_and_signatures, _m2_schedules]
 
 
 # --- rows -------------------------------------------------------------------------------
@@ -135,6 +169,43 @@ class Letter:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """A review or a reminder, R<n>."""
+
+    id: int
+    letter_id: int
+    kind: str  # "review" or "reminder"
+    next_at: datetime
+    recurrence: str | None
+    tz: str | None
+    review_at: datetime | None
+    text: str | None
+    audience: str  # "room", "signers" or "organizers"
+    room: Room
+    created_at: datetime
+
+    @property
+    def ref(self) -> str:
+        return f"R{self.id}"
+
+    @classmethod
+    def from_row(cls, row: aiosqlite.Row) -> Schedule:
+        return cls(
+            id=row["id"],
+            letter_id=row["letter_id"],
+            kind=row["kind"],
+            next_at=from_iso(row["next_at"]),
+            recurrence=row["recurrence"],
+            tz=row["tz"],
+            review_at=from_iso(row["review_at"]) if row["review_at"] else None,
+            text=row["text"],
+            audience=row["audience"],
+            room=Room(row["platform"], row["room"]),
+            created_at=from_iso(row["created_at"]),
+        )
+
+
+@dataclass(frozen=True)
 class Announcement:
     letter_id: int
     room: Room
@@ -161,6 +232,9 @@ class Tx:
     def __init__(self, db: aiosqlite.Connection, sealer: Sealer) -> None:
         self.db = db
         self.sealer = sealer
+        # Set by every query that may change what the scheduler must arm (schedules,
+        # deadlines, letters opening or closing), so the app knows to re-arm its jobs.
+        self.timers_changed = False
 
     async def _one(self, sql: str, args: Iterable[Any] = ()) -> aiosqlite.Row | None:
         async with self.db.execute(sql, tuple(args)) as cur:
@@ -213,6 +287,7 @@ class Tx:
         threshold: int | None,
         now: datetime,
     ) -> int:
+        self.timers_changed |= deadline is not None
         async with self.db.execute(
             "INSERT INTO letters (title, link, deadline, visibility, threshold, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -242,6 +317,7 @@ class Tx:
         return [Letter.from_row(r) for r in rows]
 
     async def close_letter(self, letter_id: int, now: datetime) -> None:
+        self.timers_changed = True
         await self._run(
             "UPDATE letters SET state = 'closed', closed_at = ? WHERE id = ?",
             (utc_iso(now), letter_id),
@@ -254,6 +330,69 @@ class Tx:
         return await self._run(
             "DELETE FROM letters WHERE state = 'closed' AND closed_at < ?", (utc_iso(moment),)
         )
+
+    # schedules (reviews and reminders)
+
+    async def add_schedule(
+        self,
+        *,
+        letter_id: int,
+        kind: str,
+        next_at: datetime,
+        recurrence: str | None,
+        tz: str | None,
+        review_at: datetime | None,
+        text: str | None,
+        audience: str,
+        room: Room,
+        now: datetime,
+    ) -> int:
+        self.timers_changed = True
+        async with self.db.execute(
+            "INSERT INTO schedules (letter_id, kind, next_at, recurrence, tz, review_at, text,"
+            " audience, platform, room, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (letter_id, kind, utc_iso_exact(next_at), recurrence, tz,
+             utc_iso_exact(review_at) if review_at else None, text, audience, room.platform,
+             room.id, utc_iso(now)),
+        ) as cur:
+            assert cur.lastrowid is not None
+            return cur.lastrowid
+
+    async def schedule(self, schedule_id: int) -> Schedule | None:
+        row = await self._one("SELECT * FROM schedules WHERE id = ?", (schedule_id,))
+        return Schedule.from_row(row) if row else None
+
+    async def schedules(self, letter_id: int | None = None) -> list[Schedule]:
+        if letter_id is None:
+            rows = await self._all("SELECT * FROM schedules ORDER BY next_at, id")
+        else:
+            rows = await self._all(
+                "SELECT * FROM schedules WHERE letter_id = ? ORDER BY next_at, id", (letter_id,)
+            )
+        return [Schedule.from_row(r) for r in rows]
+
+    async def schedules_for_room(self, room: Room) -> list[Schedule]:
+        """Reviews and reminders set in this room or for a letter announced in it."""
+        rows = await self._all(
+            "SELECT * FROM schedules WHERE (platform = ? AND room = ?) OR letter_id IN"
+            " (SELECT letter_id FROM announcements WHERE platform = ? AND room = ?)"
+            " ORDER BY next_at, id",
+            (room.platform, room.id, room.platform, room.id),
+        )
+        return [Schedule.from_row(r) for r in rows]
+
+    async def move_schedule(self, schedule_id: int, next_at: datetime) -> None:
+        self.timers_changed = True
+        await self._run("UPDATE schedules SET next_at = ? WHERE id = ?",
+                        (utc_iso_exact(next_at), schedule_id))
+
+    async def delete_schedule(self, schedule_id: int) -> bool:
+        self.timers_changed = True
+        return await self._run("DELETE FROM schedules WHERE id = ?", (schedule_id,)) == 1
+
+    async def delete_schedules_of(self, letter_id: int) -> int:
+        self.timers_changed = True
+        return await self._run("DELETE FROM schedules WHERE letter_id = ?", (letter_id,))
 
     # announcements
 

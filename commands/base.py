@@ -1,7 +1,8 @@
 """What every command gets (the Context) and how a command declares itself (the registry).
 
-A command says who may run it; the dispatcher (bot.core) resolves the letter and enforces
-the role before the command body runs, so no body checks permissions by hand.
+A command says who may run it; the dispatcher (bot.core) resolves the letter (or the
+review/reminder, whose letter then decides) and enforces the role before the command body
+runs, so no body checks permissions by hand.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Literal
 
 from bot.config import Config
 from bot.events import Attachment, Edit, Post, Private, Reply, Rich, Room, Segment, User
-from bot.store import Letter, Tx
+from bot.store import Letter, Schedule, Tx
 from commands import render
 from commands.parser import Token
 
@@ -31,6 +32,7 @@ class Context:
     seen_by_room: bool = False
     message_ref: str | None = None
     letter: Letter | None = None
+    reminder: Schedule | None = None
     is_organizer: bool = False
     replies: list[Reply] = field(default_factory=list)
     erased: bool = False  # something was erased: fold the WAL so no bytes linger
@@ -49,6 +51,10 @@ class Context:
 
     def post(self, room: Room, body: Rich, announces: int | None = None) -> None:
         self.replies.append(Post(room, body, announces))
+
+    def the_reminder(self) -> Schedule:
+        assert self.reminder is not None, "the dispatcher resolves the reminder first"
+        return self.reminder
 
     def the_letter(self) -> Letter:
         assert self.letter is not None, "the dispatcher resolves the letter first"
@@ -80,19 +86,25 @@ class Spec:
     role: Role
     run: Run
     takes_letter: bool
+    takes_reminder: bool = False
 
 
 REGISTRY: dict[str, Spec] = {}
 
 
 def command(
-    name: str, usage: str, summary: str, *, role: Role = "anyone", takes_letter: bool = False
+    name: str, usage: str, summary: str, *, role: Role = "anyone", takes_letter: bool = False,
+    takes_reminder: bool = False,
 ) -> Callable[[Run], Run]:
     """Declare a subcommand. With ``takes_letter`` the first argument is a letter id that the
-    dispatcher resolves; ``role="organizer"`` implies it and is enforced there."""
+    dispatcher resolves; ``role="organizer"`` implies it and is enforced there. With
+    ``takes_reminder`` the first argument is an R<n> id instead, and the role is checked
+    against the letter that review or reminder belongs to."""
 
     def register(run: Run) -> Run:
-        REGISTRY[name] = Spec(name, usage, summary, role, run, takes_letter or role == "organizer")
+        REGISTRY[name] = Spec(name, usage, summary, role, run,
+                              not takes_reminder and (takes_letter or role == "organizer"),
+                              takes_reminder)
         return run
 
     return register

@@ -58,6 +58,10 @@ async def new(ctx: Context, args: list[Token]) -> None:
     elif visibility == "sealed":
         raise UsageError("A sealed letter needs a threshold: how many must sign before names show.")
     assert ctx.room is not None
+    cap = ctx.config.bot.max_open_letters_per_room
+    if len(await ctx.tx.open_letters_in(ctx.room.unthreaded())) >= cap:
+        raise UsageError(f"This room already has {cap} open letters, the most allowed; "
+                         "close one first.")
     letter_id = await ctx.tx.create_letter(
         title=title, link=link, deadline=deadline, visibility=visibility,
         threshold=threshold, now=ctx.now,
@@ -207,10 +211,12 @@ async def close(ctx: Context, args: list[Token]) -> None:
 
 async def finish(ctx: Context, letter: Letter) -> None:
     """Close a letter, by hand or at its deadline: final list to the organizers, privately;
-    a sealed letter below its threshold is destroyed unseen and only its count is told."""
+    a sealed letter below its threshold is destroyed unseen and only its count is told.
+    Its reviews and reminders are cancelled."""
     found = await ctx.tx.signatures(letter.id)
     await ctx.tx.close_letter(letter.id, ctx.now)
     await ctx.tx.set_shown_count(letter.id, len(found))
+    cancelled = await ctx.tx.delete_schedules_of(letter.id)
     days = ctx.config.bot.retention_days
     if _sealed_shut(letter, len(found)):
         await ctx.tx.destroy_signatures(letter.id)
@@ -225,8 +231,13 @@ async def finish(ctx: Context, letter: Letter) -> None:
                   f"\nIt will be purged {days} days from now."]
     else:
         report = [f"{letter.ref} ", Said(letter.title), " closed with no signatures."]
-    for org in await ctx.tx.organizers(letter.id):
+    if cancelled:
+        report.append(f"\nIts {cancelled} scheduled review(s) and reminder(s) were cancelled.")
+    organizers = await ctx.tx.organizers(letter.id)
+    for org in organizers:
         ctx.tell_user(org, *report)
+    if ctx.user not in organizers and ctx.is_admin:
+        ctx.tell(*report)  # an admin acting as organizer is told too
     await ctx.update_announcements(letter)
 
 

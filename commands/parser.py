@@ -13,6 +13,7 @@ MAX_TEXT = 1000
 
 _QUOTES = {'"': '"”', "'": "'’", "“": "”\"", "‘": "’'", "«": "»"}
 _LETTER = re.compile(r"^[lL](\d{1,9})$")
+_REMINDER = re.compile(r"^[rR](\d{1,9})$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
 
@@ -74,6 +75,15 @@ def letter_id(token: Token | None) -> int:
     match = _LETTER.match(token.text.strip())
     if not match:
         raise UsageError(f"'{shorten(token.text)}' is not a letter id; ids look like L1.")
+    return int(match.group(1))
+
+
+def reminder_id(token: Token | None) -> int:
+    if token is None:
+        raise UsageError("Which review or reminder? Give its id, like R1.")
+    match = _REMINDER.match(token.text.strip())
+    if not match:
+        raise UsageError(f"'{shorten(token.text)}' is not a reminder id; ids look like R1.")
     return int(match.group(1))
 
 

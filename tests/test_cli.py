@@ -52,3 +52,17 @@ def test_check_config_reports_broken_toml(tmp_path: Path,
     cfg.write_text("[bot\n")
     assert main(["check-config", str(cfg)]) == 1
     assert "not valid TOML" in capsys.readouterr().out
+
+
+def test_slack_manifest_uses_the_configured_command(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[slack]\ncommand = "/cosign"\n')
+    assert main(["slack-manifest", "--config", str(cfg)]) == 0
+    manifest = json.loads(capsys.readouterr().out)
+    assert manifest["features"]["slash_commands"][0]["command"] == "/cosign"
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert {"reaction_added", "reaction_removed"} <= set(
+        manifest["settings"]["event_subscriptions"]["bot_events"])

@@ -106,3 +106,20 @@ def test_a_key_file_is_made_with_mode_0600_and_a_wrong_key_stops_start_up(tmp_pa
     (tmp_path / "undersign.db.key").chmod(0o644)
     done = run(tmp_path, ["/undersign list"])
     assert done.returncode == 1 and "readable by others" in done.stderr
+
+
+def test_logs_name_nobody_even_at_debug(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "UNDERSIGN_DB_KEY"}
+    lines = ['/undersign new "Secret Title Xq" link https://example.org/hidden-path',
+             *[f"{n}> /undersign sign L1" for n in NAMES],
+             '/undersign new "Sealed Zq" visibility sealed threshold 9',
+             "alicia> /undersign sign L2", "/undersign close L2", "bertrand> /undersign forget-me",
+             "/undersign export L1", "dolores> /undersign sign L77"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run", "--debug"], input="\n".join(lines) + "\n",
+        text=True, capture_output=True, cwd=tmp_path, timeout=60,
+        env={**env, "PYTHONPATH": str(Path.cwd())},
+    )
+    assert done.returncode == 0 and "Undersign is starting" in done.stderr
+    for secret in [*NAMES, "Secret Title Xq", "Sealed Zq", "hidden-path"]:
+        assert secret not in done.stderr, f"{secret!r} is in the log"

@@ -310,3 +310,31 @@ async def test_bad_input_gets_a_clear_private_reply_and_changes_nothing(
     status = privately(await bot.say("alice", "status L1"), "alice")
     assert "1 signature" in status and "State: open" in status
     assert "L2" not in privately(await bot.say("alice", "list"), "alice")
+
+
+async def test_abuse_limits_refuse_clearly_and_change_nothing(bot: Bot) -> None:
+    bot.app.config.bot.new_per_hour = 2
+    bot.app.config.bot.max_open_letters_per_room = 3
+    bot.app.config.bot.export_per_hour = 1
+    await bot.say("alice", 'new "one"')
+    await bot.say("alice", 'new "two"')
+    told = privately(await bot.say("alice", 'new "three"'), "alice")
+    assert "2 times in the last hour" in told and "Usage:" in told
+    await bot.say("bob", 'new "three"')
+    told = privately(await bot.say("carol", 'new "four"'), "carol")
+    assert "already has 3 open letters" in told
+    assert "four" not in privately(await bot.say("carol", "list"), "carol")
+    bot.clock.now = bot.clock.now.replace(hour=14)
+    assert "Created L4" in privately(await bot.say("alice", 'new "elsewhere"', room="r2"),
+                                     "alice")
+    await bot.say("alice", "export L1")
+    assert "the most allowed" in privately(await bot.say("alice", "export L1"), "alice")
+
+
+async def test_a_letter_takes_only_so_many_reminders(bot: Bot) -> None:
+    bot.app.config.bot.max_schedules_per_letter = 2
+    letter = await bot.new()
+    for i in range(2):
+        await bot.say("alice", f'remind {letter} in {i + 1} hours "nudge"')
+    told = privately(await bot.say("alice", f'remind {letter} in 5 hours "nudge"'), "alice")
+    assert "already has 2 reviews and reminders" in told

@@ -1,0 +1,415 @@
+"""Slack at the edge: slack-bolt's AsyncApp over Socket Mode (default) or HTTP.
+
+Every request is acknowledged at once (``process_before_response=True`` removes Bolt's
+10 ms ack polling); the work runs afterwards in a task kept in ``self._tasks``. Redeliveries
+keep their ``event_id`` (or ``trigger_id``), which the core de-duplicates on.
+
+Logs name Web API methods and error codes, never user ids, titles or texts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.middleware.authorization.async_single_team_authorization import (
+    AsyncSingleTeamAuthorization,
+)
+from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters import slack_translate as tr
+from adapters.base import Handler
+from adapters.slack_pacing import LIMITS, Limit, PacedRateLimitHandler, Pacer
+from bot.config import BotConfig, SlackConfig, secret
+from bot.events import Edit, Event, Post, Private, Redact, Reply, Rich
+
+log = logging.getLogger("undersign.slack")
+# Bolt and the Socket Mode client log payloads in some messages: keep them quiet unless
+# someone asks for DEBUG on purpose.
+sdk_log = logging.getLogger("undersign.slack.sdk")
+if sdk_log.level == logging.NOTSET:
+    sdk_log.setLevel(logging.ERROR)
+
+REFUSED = "Undersign is not enabled for this workspace."
+FALL_BACK_TO_DM = {"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived"}
+
+
+def error_code(exc: SlackApiError) -> str:
+    """Slack's error code, or the HTTP status when the body was not Slack's JSON."""
+    data = getattr(exc.response, "data", None)
+    if isinstance(data, dict) and data.get("error"):
+        return str(data["error"])
+    return f"HTTP {getattr(exc.response, 'status_code', '?')}"
+
+
+# --- the adapter ------------------------------------------------------------------------
+
+
+class SlackAdapter:
+    """The Adapter protocol for Slack. Secrets default to the environment."""
+
+    platform = "slack"
+
+    def __init__(
+        self,
+        config: SlackConfig,
+        bot: BotConfig,
+        *,
+        bot_token: str | None = None,
+        app_token: str | None = None,
+        signing_secret: str | None = None,
+        limits: Mapping[str, Limit] = LIMITS,
+        ping_interval: float = 10.0,
+        tz_cache_size: int = 10_000,
+    ) -> None:
+        self.config = config
+        self.bot = bot
+        self._bot_token = bot_token or secret("SLACK_BOT_TOKEN") or ""
+        self._app_token = app_token or secret("SLACK_APP_TOKEN") or ""
+        self._signing_secret = signing_secret or secret("SLACK_SIGNING_SECRET") or ""
+        self.pacer = Pacer(limits)
+        self._ping_interval = ping_interval
+        self._tz_cache: OrderedDict[str, str | None] = OrderedDict()
+        self._tz_cache_size = tz_cache_size
+        self._dm_channels: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._handle: Handler | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._client: AsyncWebClient | None = None
+        self._app: AsyncApp | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self.http_port: int | None = None  # the bound port in HTTP mode (useful with port 0)
+        self.bot_user_id: str | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def client(self) -> AsyncWebClient:
+        assert self._client is not None, "SlackAdapter.start() has not run"
+        return self._client
+
+    async def start(self, handle: Handler) -> None:
+        http = self.config.mode == "http"
+        needed = {
+            "SLACK_BOT_TOKEN": self._bot_token,
+            "SLACK_SIGNING_SECRET" if http else "SLACK_APP_TOKEN": (
+                self._signing_secret if http else self._app_token
+            ),
+        }
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            raise RuntimeError(f"slack: set {' and '.join(missing)} in the environment")
+        self._handle = handle
+        self._session = aiohttp.ClientSession()
+        self._client = AsyncWebClient(
+            token=self._bot_token,
+            base_url=self.config.api_base_url,
+            session=self._session,
+            logger=sdk_log,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(),
+                PacedRateLimitHandler(self.pacer),
+                AsyncServerErrorRetryHandler(max_retry_count=2),
+            ],
+        )
+        app = AsyncApp(
+            client=self._client,
+            signing_secret=self._signing_secret,
+            request_verification_enabled=http,
+            process_before_response=True,
+            logger=sdk_log,
+            name=sdk_log.name,  # Bolt makes a logger of this name, with sdk_log's level
+        )
+        auth = await self._client.auth_test()  # fails loudly on a bad token, before serving
+        self.bot_user_id = auth.get("user_id")
+        for middleware in app._async_middleware_list:
+            if isinstance(middleware, AsyncSingleTeamAuthorization):
+                middleware.auth_test_result = auth  # spares a lazy auth.test before the first ack
+        self._register(app)
+        self._app = app
+        if http:
+            await self._serve_http(app)
+        else:
+            self._socket = AsyncSocketModeHandler(
+                app,
+                app_token=self._app_token,
+                logger=sdk_log,
+                web_client=self._client,
+                ping_interval=self._ping_interval,
+            )
+            await self._socket.connect_async()  # type: ignore[no-untyped-call]
+        log.info("Slack adapter started (%s mode)", self.config.mode)
+
+    async def _serve_http(self, app: AsyncApp) -> None:
+        async def events(request: web.Request) -> web.Response:
+            response = await app.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(response)
+
+        web_app = web.Application()
+        web_app.router.add_post("/slack/events", events)
+        self._runner = web.AppRunner(web_app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.http_host, self.config.http_port)
+        await site.start()
+        address = self._runner.addresses[0] if self._runner.addresses else None
+        self.http_port = int(address[1]) if address else self.config.http_port
+
+    async def stop(self) -> None:
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=5)
+            for task in pending:
+                task.cancel()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def drain(self, within: float = 10.0) -> None:
+        """Wait until the work behind every acknowledged request is done (tests, shutdown)."""
+        async with asyncio.timeout(within):
+            while self._tasks:
+                await asyncio.gather(*set(self._tasks), return_exceptions=True)
+
+    # -- inbound ------------------------------------------------------------------------
+
+    def _register(self, app: AsyncApp) -> None:
+        Work = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+
+        def acking(work: Work) -> Callable[..., Awaitable[None]]:
+            async def listener(ack: Callable[[], Awaitable[None]], body: dict[str, Any]) -> None:
+                await ack()
+                self._spawn(work(body))
+
+            return listener
+
+        async def ack_only(ack: Callable[[], Awaitable[None]]) -> None:
+            await ack()
+
+        app.command(self.config.command)(acking(self._on_command))
+        for action_id in tr.ACTIONS:
+            app.action(action_id)(acking(self._on_click))
+        for event_type in tr.REACTIONS:
+            app.event(event_type)(acking(self._on_reaction))
+        # Anything else is acknowledged so that Slack does not redeliver it, and dropped.
+        anything = re.compile(r".*")
+        for kind in (app.event, app.action, app.shortcut, app.view):
+            kind(anything)(ack_only)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(self._guarded(work))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except Exception as exc:  # the core's fault or ours: never the user's to see as silence
+            log.error("Slack event failed: %s", type(exc).__name__)
+            log.debug("Slack event failure detail", exc_info=True)
+
+    def _allowed(self, body: Mapping[str, Any]) -> bool:
+        allowed = self.config.allowed_teams
+        return not allowed or tr.team_of(body) in allowed or tr.enterprise_of(body) in allowed
+
+    async def _dispatch(self, event: Event | None) -> None:
+        if event is not None and self._handle is not None:
+            await self._handle(event)
+
+    async def _refuse(self, body: Mapping[str, Any]) -> None:
+        channel, user = tr.channel_of(body), tr.user_of(body)
+        if channel and user:
+            await self._safe(
+                "chat.postEphemeral",
+                self.client.chat_postEphemeral,
+                channel,
+                user=user,
+                text=REFUSED,
+            )
+
+    async def _on_command(self, body: dict[str, Any]) -> None:
+        if not self._allowed(body):
+            return await self._refuse(body)
+        await self._dispatch(tr.slash_command(body, await self.timezone(str(body["user_id"]))))
+
+    async def _on_click(self, body: dict[str, Any]) -> None:
+        if not self._allowed(body):
+            return await self._refuse(body)
+        user = tr.user_of(body)
+        await self._dispatch(tr.button_click(body, await self.timezone(user) if user else None))
+
+    async def _on_reaction(self, body: dict[str, Any]) -> None:
+        # Reactions from other workspaces (a shared channel) are ignored without a word.
+        if self._allowed(body):
+            await self._dispatch(tr.reaction(body, self.bot.sign_emoji))
+
+    async def timezone(self, user: str) -> str | None:
+        """The user's IANA zone from users.info, cached in memory only (never stored)."""
+        if user in self._tz_cache:
+            self._tz_cache.move_to_end(user)
+            return self._tz_cache[user]
+        result = await self._safe("users.info", self.client.users_info, user=user)
+        tz = (result or {}).get("user", {}).get("tz") or None
+        if result is not None:
+            self._tz_cache[user] = tz
+            while len(self._tz_cache) > self._tz_cache_size:
+                self._tz_cache.popitem(last=False)
+        return tz
+
+    # -- outbound -----------------------------------------------------------------------
+
+    async def send(self, reply: Reply) -> str | None:
+        sender = self._senders.get(type(reply))
+        if sender is None:
+            log.error("Slack cannot send a %s", type(reply).__name__)
+            return None
+        return await sender(self, reply)
+
+    async def _call(
+        self,
+        method: str,
+        fn: Callable[..., Awaitable[Any]],
+        channel: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """One paced Web API call; a platform fault is logged (method and error code only)
+        and answered with None."""
+        if channel is not None:
+            kwargs["channel"] = channel
+        await self.pacer.acquire(method, channel)
+        try:
+            return await fn(**kwargs)
+        except SlackApiError as exc:
+            log.warning("Slack %s failed: %s", method, error_code(exc))
+            raise
+        except (TimeoutError, aiohttp.ClientError, SlackRequestError) as exc:
+            log.warning("Slack %s failed: %s", method, type(exc).__name__)
+            return None
+
+    async def _safe(
+        self, method: str, fn: Callable[..., Awaitable[Any]], channel: str | None = None, **kw: Any
+    ) -> Any:
+        try:
+            return await self._call(method, fn, channel, **kw)
+        except SlackApiError:
+            return None
+
+    async def _post(self, reply: Post) -> str | None:
+        text = tr.render(reply.body)
+        extra = {"thread_ts": reply.room.thread} if reply.room.thread else {}
+        result = await self._safe(
+            "chat.postMessage",
+            self.client.chat_postMessage,
+            reply.room.id,
+            text=text,
+            blocks=tr.blocks(text, reply.announces),
+            unfurl_links=False,
+            unfurl_media=False,
+            **extra,
+        )
+        return str(result["ts"]) if result is not None else None
+
+    async def _edit(self, reply: Edit) -> str | None:
+        text = tr.render(reply.body)
+        result = await self._safe(
+            "chat.update",
+            self.client.chat_update,
+            reply.room.id,
+            ts=reply.message_ref,
+            text=text,
+            blocks=tr.blocks(text, reply.announces),
+        )
+        return str(result["ts"]) if result is not None else None
+
+    async def _private(self, reply: Private) -> str | None:
+        text = tr.render(reply.body)
+        context = reply.context
+        ephemeral = self.config.private_replies == "ephemeral"
+        if reply.attachment is None and context is not None and ephemeral:
+            try:
+                result = await self._call(
+                    "chat.postEphemeral",
+                    self.client.chat_postEphemeral,
+                    context.id,
+                    user=reply.user.id,
+                    text=text,
+                    blocks=tr.blocks(text, None),
+                )
+                return str(result["message_ts"]) if result is not None else None
+            except SlackApiError as exc:
+                if error_code(exc) not in FALL_BACK_TO_DM:
+                    return None
+        channel = await self._dm(reply.user.id)
+        if channel is None:
+            return None
+        if reply.attachment is not None:
+            attachment = reply.attachment
+            return await self._upload(channel, reply.body, attachment.filename, attachment.content)
+        result = await self._safe(
+            "chat.postMessage",
+            self.client.chat_postMessage,
+            channel,
+            text=text,
+            blocks=tr.blocks(text, None),
+        )
+        return str(result["ts"]) if result is not None else None
+
+    async def _dm(self, user: str) -> str | None:
+        if user not in self._dm_channels:
+            result = await self._safe(
+                "conversations.open", self.client.conversations_open, users=user
+            )
+            if result is None:
+                return None
+            self._dm_channels[user] = str(result["channel"]["id"])
+        return self._dm_channels[user]
+
+    async def _upload(self, channel: str, body: Rich, filename: str, content: bytes) -> str | None:
+        """A CSV as a file in the DM (files_upload_v2); if the upload fails, as a code block."""
+        await self.pacer.acquire("files.getUploadURLExternal")
+        result = await self._safe(
+            "files.upload",
+            self.client.files_upload_v2,
+            channel,
+            filename=filename,
+            title=filename,
+            content=content,
+            initial_comment=tr.render(body),
+        )
+        if result is not None:
+            return None
+        text = f"{tr.render(body)}\n```{tr.escape(content.decode('utf-8', 'replace'))}```"
+        posted = await self._safe(
+            "chat.postMessage", self.client.chat_postMessage, channel, text=text
+        )
+        return str(posted["ts"]) if posted is not None else None
+
+    async def _redact(self, reply: Redact) -> str | None:
+        # Slack lets no bot remove another person's reaction; the core already sent a hint.
+        return None
+
+    _senders: Mapping[type, Callable[[SlackAdapter, Any], Awaitable[str | None]]] = {
+        Post: _post,
+        Edit: _edit,
+        Private: _private,
+        Redact: _redact,
+    }

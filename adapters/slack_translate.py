@@ -1,0 +1,277 @@
+"""Slack payloads to neutral events and neutral replies to Slack text, with no I/O.
+
+Kept apart from ``adapters/slack.py`` so that it imports neither slack_bolt nor aiohttp:
+the tests of escaping and parsing need no server, and ``bot/slack_manifest.py`` stays light.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bot.events import Command, Link, Person, Reaction, Rich, Room, Said, Strong, User
+
+PLATFORM = "slack"
+SIGN_ACTION = "undersign_sign"
+WITHDRAW_ACTION = "undersign_withdraw"
+# Button action id -> the command it stands for.
+ACTIONS: Mapping[str, str] = {SIGN_ACTION: "sign", WITHDRAW_ACTION: "unsign"}
+# Events API type -> Reaction.added.
+REACTIONS: Mapping[str, bool] = {"reaction_added": True, "reaction_removed": False}
+
+SECTION_LIMIT = 3000  # Slack's limit on a section block's text
+
+Payload = Mapping[str, Any]
+
+# Slack names reactions by short name; the config names the sign emoji by character.
+# The common choices for a "sign" emoji, with Slack's aliases.
+EMOJI: Mapping[str, str] = {
+    "writing_hand": "✍️",
+    "black_nib": "✒️",
+    "lower_left_ballpoint_pen": "🖊️",
+    "pen": "🖊️",
+    "lower_left_fountain_pen": "🖋️",
+    "fountain_pen": "🖋️",
+    "pencil2": "✏️",
+    "memo": "📝",
+    "pencil": "📝",
+    "white_check_mark": "✅",
+    "heavy_check_mark": "✔️",
+    "ballot_box_with_check": "☑️",
+    "+1": "👍",
+    "thumbsup": "👍",
+    "raised_hand": "✋",
+    "hand": "✋",
+    "fist": "✊",
+    "raised_fist": "✊",
+    "muscle": "💪",
+    "handshake": "🤝",
+    "raised_hands": "🙌",
+    "heart": "❤️",
+    "heavy_plus_sign": "➕",
+    "star": "⭐",
+    "tada": "🎉",
+    "scroll": "📜",
+    "envelope": "✉️",
+    "email": "📧",
+}
+
+_SKIN_TONE = re.compile(r"::skin-tone-\d$")
+_VARIATION = "\ufe0f"
+
+
+def _bare(char: str) -> str:
+    return char.replace(_VARIATION, "")
+
+
+def reaction_emoji(short_name: str, sign_emoji: str) -> str:
+    """The emoji to hand to the core for a Slack reaction ``short_name``.
+
+    The configured sign emoji comes back exactly as configured (a character, or a
+    ``:name:``), so the core can compare with ``==``; others as their character where
+    known, else as ``:name:``.
+    """
+    name = _SKIN_TONE.sub("", short_name)
+    char = EMOJI.get(name)
+    if sign_emoji.strip(":") == name or (char is not None and _bare(char) == _bare(sign_emoji)):
+        return sign_emoji
+    return char if char is not None else f":{name}:"
+
+
+def sign_short_name(sign_emoji: str) -> str | None:
+    """The Slack short name of the configured sign emoji, where the table knows it."""
+    if sign_emoji.startswith(":") and sign_emoji.endswith(":"):
+        return sign_emoji.strip(":")
+    return next((n for n, c in EMOJI.items() if _bare(c) == _bare(sign_emoji)), None)
+
+
+# --- neutral -> Slack -------------------------------------------------------------------
+
+
+def escape(text: str) -> str:
+    """Slack's escaping for user text: ``&``, ``<`` and ``>`` and nothing else.
+
+    With these escaped, no ``<!channel>``, ``<@U…>`` or ``<url|label>`` can be formed.
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _link(url: str) -> str:
+    # ``|`` would start a label; a URL never needs a literal one.
+    return f"<{escape(url).replace('|', '%7C')}>"
+
+
+_SEGMENTS: Mapping[type, Callable[[Any], str]] = {
+    str: lambda s: s,
+    Said: lambda s: escape(s.text),
+    Strong: lambda s: f"*{escape(s.text)}*",
+    Link: lambda s: _link(s.url),
+    Person: lambda s: f"<@{s.user.id}>",
+}
+
+
+def render(body: Rich) -> str:
+    """Rich text as Slack mrkdwn."""
+    return "".join(_SEGMENTS[type(seg)](seg) for seg in body)
+
+
+def _chunks(text: str, size: int = SECTION_LIMIT) -> list[str]:
+    """Split on line breaks where possible, so that no section exceeds Slack's limit."""
+    out: list[str] = []
+    rest = text
+    while len(rest) > size:
+        cut = rest.rfind("\n", 0, size)
+        cut = cut if cut > 0 else size
+        out.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n")
+    out.append(rest)
+    return out
+
+
+def blocks(text: str, announces: int | None) -> list[dict[str, Any]]:
+    """Block Kit for a message: mrkdwn sections, then Sign / Withdraw on an announcement."""
+    out: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": chunk or " "}}
+        for chunk in _chunks(text)
+    ]
+    if announces is not None:
+        value = str(announces)
+        out.append(
+            {
+                "type": "actions",
+                "block_id": f"undersign_L{value}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": SIGN_ACTION,
+                        "text": {"type": "plain_text", "text": "Sign"},
+                        "style": "primary",
+                        "value": value,
+                    },
+                    {
+                        "type": "button",
+                        "action_id": WITHDRAW_ACTION,
+                        "text": {"type": "plain_text", "text": "Withdraw"},
+                        "value": value,
+                    },
+                ],
+            }
+        )
+    return out
+
+
+# --- Slack -> neutral -------------------------------------------------------------------
+
+
+def _room(channel: str) -> Room:
+    return Room(PLATFORM, channel, direct=channel.startswith("D"))
+
+
+def team_of(body: Payload) -> str | None:
+    """The workspace a payload comes from. Org-wide installs send ``team: null`` on
+    interactivity: the clicking user's ``team_id`` holds it then."""
+    team = body.get("team")
+    if isinstance(team, Mapping) and team.get("id"):
+        return str(team["id"])
+    if body.get("team_id"):
+        return str(body["team_id"])
+    user = body.get("user")
+    if isinstance(user, Mapping) and user.get("team_id"):
+        return str(user["team_id"])
+    for auth in body.get("authorizations") or ():
+        if auth.get("team_id"):
+            return str(auth["team_id"])
+    return None
+
+
+def enterprise_of(body: Payload) -> str | None:
+    ent = body.get("enterprise")
+    if isinstance(ent, Mapping) and ent.get("id"):
+        return str(ent["id"])
+    value = body.get("enterprise_id")
+    return str(value) if value else None
+
+
+def user_of(body: Payload) -> str | None:
+    """The acting user of a slash command, a click or an event."""
+    user = body.get("user")
+    if isinstance(user, Mapping):
+        return str(user["id"]) if user.get("id") else None
+    if body.get("user_id"):
+        return str(body["user_id"])
+    event = body.get("event")
+    if isinstance(event, Mapping) and event.get("user"):
+        return str(event["user"])
+    return None
+
+
+def channel_of(body: Payload) -> str | None:
+    """Where a reply to this payload belongs."""
+    if body.get("channel_id"):
+        return str(body["channel_id"])
+    container = body.get("container")
+    if isinstance(container, Mapping) and container.get("channel_id"):
+        return str(container["channel_id"])
+    channel = body.get("channel")
+    if isinstance(channel, Mapping) and channel.get("id"):
+        return str(channel["id"])
+    event = body.get("event")
+    if isinstance(event, Mapping):
+        item = event.get("item")
+        if isinstance(item, Mapping) and item.get("channel"):
+            return str(item["channel"])
+    return None
+
+
+def slash_command(body: Payload, tz: str | None) -> Command:
+    """A slash command form. ``trigger_id`` is unique per invocation: the de-duplication key."""
+    return Command(
+        event_id=f"cmd:{body['trigger_id']}",
+        user=User(PLATFORM, str(body["user_id"])),
+        room=_room(str(body["channel_id"])),
+        text=str(body.get("text") or "").strip(),
+        seen_by_room=False,
+        tz=tz,
+    )
+
+
+def button_click(body: Payload, tz: str | None) -> Command | None:
+    """A Sign / Withdraw click. The message it sits on may be ephemeral (then there is no
+    ``message`` key); the container always names the channel and message."""
+    action = next((a for a in body.get("actions") or () if a.get("action_id") in ACTIONS), None)
+    channel = channel_of(body)
+    user = user_of(body)
+    if action is None or channel is None or user is None:
+        return None
+    number = str(action.get("value") or "")
+    if not number.isdigit():
+        return None
+    container = body.get("container") or {}
+    unique = body.get("trigger_id") or f"{container.get('message_ts')}:{action.get('action_ts')}"
+    return Command(
+        event_id=f"act:{unique}",
+        user=User(PLATFORM, user),
+        room=_room(channel),
+        text=f"{ACTIONS[action['action_id']]} L{number}",
+        seen_by_room=False,
+        tz=tz,
+    )
+
+
+def reaction(body: Payload, sign_emoji: str) -> Reaction | None:
+    """``reaction_added`` / ``reaction_removed``: the target is ``event.item``; only
+    reactions on messages matter. Redeliveries keep ``event_id``, which the core dedups on."""
+    event = body.get("event") or {}
+    item = event.get("item") or {}
+    added = REACTIONS.get(str(event.get("type")))
+    if added is None or item.get("type") != "message" or not event.get("user"):
+        return None
+    return Reaction(
+        event_id=str(body["event_id"]),
+        user=User(PLATFORM, str(event["user"])),
+        room=_room(str(item["channel"])),
+        message_ref=str(item["ts"]),
+        emoji=reaction_emoji(str(event.get("reaction", "")), sign_emoji),
+        added=added,
+    )

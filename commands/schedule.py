@@ -1,0 +1,299 @@
+"""Reviews and reminders: schedule, list, cancel, and what is said when one falls due.
+
+A review or reminder is one row (R<n>) with the next moment it fires. When that moment
+comes the scheduler hands the core a ``Due`` event and ``fire`` runs in the same
+transaction that records the event: it speaks, then advances a recurring row (or a
+review to its next heads-up) or deletes a spent one. A row that fell due while the bot
+was down fires if it is at most ``grace_minutes`` late; later than that the organizers
+are told privately that it was missed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Final
+
+from bot.events import Post, Private, Said, Segment, Strong
+from bot.store import Letter, Schedule
+from bot.timeparse import Recurrence, TimeError, parse_recurrence, parse_when
+from commands import render
+from commands.base import Context, command
+from commands.letters import finish
+from commands.parser import (
+    MAX_TEXT,
+    Token,
+    UsageError,
+    clean_text,
+    joined,
+    letter_id,
+    no_more,
+    split_options,
+)
+
+AUDIENCES: Final = ("room", "signers", "organizers")
+HEADS_UPS: Final = (timedelta(hours=24), timedelta(hours=1))
+# A running bot is never "late" by its own scheduling jitter, whatever grace_minutes says.
+ON_TIME: Final = timedelta(seconds=30)
+
+
+def _open_letter(ctx: Context) -> Letter:
+    letter = ctx.the_letter()
+    if not letter.is_open:
+        raise UsageError(f"{letter.ref} is closed; nothing more can be scheduled for it.")
+    return letter
+
+
+async def _room_for_more(ctx: Context, letter: Letter) -> None:
+    cap = ctx.config.bot.max_schedules_per_letter
+    if len(await ctx.tx.schedules(letter.id)) >= cap:
+        raise UsageError(f"{letter.ref} already has {cap} reviews and reminders, the most "
+                         "allowed; cancel one first.")
+
+
+def _when(tokens: list[Token], ctx: Context) -> datetime:
+    if not tokens:
+        raise UsageError("When? Try 'in 2 hours', 'tomorrow 9am' or '2026-12-01 15:00'.")
+    try:
+        return parse_when(joined(tokens), ctx.tz, ctx.now)
+    except TimeError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def review_stages(review_at: datetime) -> list[datetime]:
+    """The heads-ups (24 h and 1 h before) and the review itself, in order."""
+    return [review_at - ahead for ahead in HEADS_UPS] + [review_at]
+
+
+@command("review", 'review L<n> WHEN [note "TEXT"]',
+         "schedule a review, with heads-ups 24 h and 1 h before", role="organizer")
+async def review(ctx: Context, args: list[Token]) -> None:
+    letter = _open_letter(ctx)
+    await _room_for_more(ctx, letter)
+    when_tokens, options = split_options(args, {"note"})
+    review_at = _when(when_tokens, ctx)
+    note = clean_text(joined(options["note"]), what="note", limit=MAX_TEXT) \
+        if "note" in options else None
+    stages = [s for s in review_stages(review_at) if s > ctx.now]
+    assert ctx.room is not None
+    number = await ctx.tx.add_schedule(
+        letter_id=letter.id, kind="review", next_at=stages[0], recurrence=None, tz=None,
+        review_at=review_at, text=note, audience="room", room=ctx.room.unthreaded(),
+        now=ctx.now,
+    )
+    ahead = [f"{int(a.total_seconds() // 3600)} h" for a in HEADS_UPS if review_at - a > ctx.now]
+    reply: list[Segment] = [
+        f"Scheduled R{number}: a review of {letter.ref} at {render.when(review_at, ctx.tz)}, "
+        "announced in this room",
+        f", with heads-ups {' and '.join(ahead)} before." if ahead else ".",
+    ]
+    if note:
+        reply += [" Note: ", Said(note)]
+    reply.append(f"\nTo cancel: cancel R{number}.")
+    ctx.tell(*reply)
+
+
+@command("remind", 'remind L<n> WHEN|every RECURRENCE "TEXT" [to room|signers|organizers]',
+         "a reminder, once or repeated, to the room, the signers or the organizers",
+         role="organizer")
+async def remind(ctx: Context, args: list[Token]) -> None:
+    letter = _open_letter(ctx)
+    await _room_for_more(ctx, letter)
+    repeated = bool(args) and args[0].word == "every"
+    rest = args[1:] if repeated else args
+    # In `every cron "0 9 * * 1-5" "TEXT"` the first quoted part is the cron itself.
+    first = 2 if repeated and len(rest) > 1 and rest[0].word == "cron" and rest[1].quoted else 0
+    quoted = next((i for i in range(first, len(rest)) if rest[i].quoted), None)
+    if quoted is None:
+        raise UsageError('Put the reminder text in quotes, like "Sign before Friday!".')
+    timing, text_token, tail = rest[:quoted], rest[quoted], rest[quoted + 1:]
+    text = clean_text(text_token.text, what="reminder text", limit=MAX_TEXT)
+    audience = "room"
+    if tail:
+        if len(tail) != 2 or tail[0].word != "to" or tail[1].word not in AUDIENCES:
+            raise UsageError("After the text, say to room, to signers or to organizers.")
+        audience = tail[1].word
+    recurrence: Recurrence | None = None
+    if repeated:
+        if not timing:
+            raise UsageError("How often? Try 'every day at 9:00' or 'every 2 hours'.")
+        try:
+            recurrence = parse_recurrence(joined(timing), ctx.tz)
+        except TimeError as exc:
+            raise UsageError(str(exc)) from None
+        next_at = recurrence.next_after(ctx.now)
+    else:
+        next_at = _when(timing, ctx)
+    assert ctx.room is not None
+    number = await ctx.tx.add_schedule(
+        letter_id=letter.id, kind="reminder", next_at=next_at,
+        recurrence=recurrence.spec if recurrence else None,
+        tz=recurrence.tz if recurrence else None, review_at=None, text=text,
+        audience=audience, room=ctx.room.unthreaded(), now=ctx.now,
+    )
+    how = f", {recurrence.describe()}" if recurrence else ""
+    ctx.tell(
+        f"Scheduled R{number}: a reminder for {letter.ref} {_audience_words(audience)}, "
+        f"{'first ' if recurrence else ''}at {render.when(next_at, ctx.tz)}{how}: ",
+        Said(text), f"\nTo cancel: cancel R{number}.",
+    )
+
+
+def _audience_words(audience: str) -> str:
+    return {"room": "in this room", "signers": "to each signer privately",
+            "organizers": "to each organizer privately"}[audience]
+
+
+@command("reminders", "reminders [L<n>]", "scheduled reviews and reminders, with ids")
+async def reminders(ctx: Context, args: list[Token]) -> None:
+    if args:
+        number = letter_id(args[0])
+        no_more(args[1:])
+        if await ctx.tx.letter(number) is None:
+            raise UsageError(f"There is no letter L{number}.")
+        found = await ctx.tx.schedules(number)
+        where = f"for L{number}"
+    else:
+        assert ctx.room is not None
+        found = await ctx.tx.schedules_for_room(ctx.room)
+        where = "here"
+    if not found:
+        ctx.tell(f"No reviews or reminders are scheduled {where}.")
+        return
+    body: list[Segment] = [f"Scheduled {where}:"]
+    for item in found:
+        body += ["\n", *describe(item, ctx.tz)]
+    ctx.tell(*body)
+
+
+def describe(item: Schedule, tz: str) -> list[Segment]:
+    """One line of the listing: id, kind, audience, next time in ``tz``, the text."""
+    head: list[Segment] = [Strong(item.ref), f" L{item.letter_id} "]
+    if item.kind == "review":
+        assert item.review_at is not None
+        head.append(f"review, in the room, at {render.when(item.review_at, tz)}")
+        if item.next_at < item.review_at:
+            head.append(f" (next heads-up {render.when(item.next_at, tz)})")
+        if item.text:
+            head += [": ", Said(item.text)]
+        return head
+    head.append(f"reminder {_audience_words(item.audience).replace('in this', 'in the')}, "
+                f"next {render.when(item.next_at, tz)}")
+    if item.recurrence and item.tz:
+        head.append(f", {Recurrence(item.recurrence, item.tz).describe()}")
+    return [*head, ": ", Said(item.text or "")]
+
+
+@command("cancel", "cancel R<n>", "cancel a review or reminder", role="organizer",
+         takes_reminder=True)
+async def cancel(ctx: Context, args: list[Token]) -> None:
+    no_more(args)
+    item = ctx.the_reminder()
+    await ctx.tx.delete_schedule(item.id)
+    ctx.tell(f"Cancelled {item.ref}, the {item.kind} for L{item.letter_id}.")
+
+
+# --- when something falls due -------------------------------------------------------------
+
+
+def _allowed_lateness(ctx: Context) -> timedelta:
+    return max(timedelta(minutes=ctx.config.bot.grace_minutes), ON_TIME)
+
+
+def following(item: Schedule, now: datetime) -> datetime:
+    """A recurring reminder's next fire time after ``now``, skipping any it missed. An
+    interval keeps its own chain (start + k × interval) rather than drifting with lateness."""
+    assert item.recurrence is not None and item.tz is not None
+    try:
+        recurrence = Recurrence(item.recurrence, item.tz, start=item.next_at)
+    except ValueError:  # calendar forms take no anchor
+        recurrence = Recurrence(item.recurrence, item.tz)
+    return recurrence.next_after(max(item.next_at, now))
+
+
+async def fire(ctx: Context, schedule_id: int) -> None:
+    """R<n> is due: speak (or report it missed), then advance or delete it."""
+    item = await ctx.tx.schedule(schedule_id)
+    if item is None or item.next_at > ctx.now:
+        return  # cancelled, or already moved on: a stale timer
+    letter = await ctx.tx.letter(item.letter_id)
+    if letter is None or not letter.is_open:
+        await ctx.tx.delete_schedule(item.id)
+        return
+    if item.kind == "review":
+        await _fire_review(ctx, item, letter)
+    else:
+        await _fire_reminder(ctx, item, letter)
+
+
+async def _fire_reminder(ctx: Context, item: Schedule, letter: Letter) -> None:
+    text = item.text or ""
+    late = ctx.now - item.next_at
+    if late > _allowed_lateness(ctx):
+        report: list[Segment] = [
+            f"{item.ref}, a reminder for {letter.ref} ", Said(letter.title),
+            f", was due at {render.when(item.next_at, ctx.config.bot.timezone)} while I was "
+            f"offline, more than {ctx.config.bot.grace_minutes} minutes ago, so it was not "
+            "sent: ", Said(text),
+        ]
+        await _to_organizers(ctx, letter, report)
+    elif item.audience == "room":
+        ctx.replies.append(Post(item.room, (
+            "⏰ ", Strong(f"Reminder — {letter.ref} "), Said(letter.title), ": ", Said(text))))
+    elif item.audience == "signers":
+        body: tuple[Segment, ...] = (
+            f"⏰ Reminder about {letter.ref} ", Said(letter.title), ", which you signed: ",
+            Said(text))
+        for signature in await ctx.tx.signatures(letter.id):
+            ctx.replies.append(Private(signature.user, body))
+    else:
+        await _to_organizers(ctx, letter, [
+            f"⏰ Reminder for the organizers of {letter.ref} ", Said(letter.title), ": ",
+            Said(text)])
+    if item.recurrence:
+        await ctx.tx.move_schedule(item.id, following(item, ctx.now))
+    else:
+        await ctx.tx.delete_schedule(item.id)
+
+
+async def _fire_review(ctx: Context, item: Schedule, letter: Letter) -> None:
+    assert item.review_at is not None
+    zone = ctx.config.bot.timezone
+    note: list[Segment] = ["\nNote: ", Said(item.text)] if item.text else []
+    if ctx.now >= item.review_at:
+        if ctx.now - item.review_at > _allowed_lateness(ctx):
+            await _to_organizers(ctx, letter, [
+                f"{item.ref}, the review of {letter.ref} ", Said(letter.title),
+                f" at {render.when(item.review_at, zone)}, fell due while I was offline, more "
+                f"than {ctx.config.bot.grace_minutes} minutes ago, so it was not announced.",
+                *note])
+        else:
+            ctx.replies.append(Post(item.room, (
+                "📅 ", Strong(f"Review of {letter.ref} "), Said(letter.title),
+                " — it starts now.", *note)))
+        await ctx.tx.delete_schedule(item.id)
+        return
+    # A heads-up: the latest one already due speaks, unless it is stale; earlier ones are
+    # skipped, and the row moves on to the next stage still ahead.
+    due = max(s for s in review_stages(item.review_at) if s <= ctx.now)
+    if ctx.now - due <= _allowed_lateness(ctx):
+        hours = round((item.review_at - due).total_seconds() / 3600)
+        ctx.replies.append(Post(item.room, (
+            "📅 Heads-up: ", Strong(f"the review of {letter.ref} "), Said(letter.title),
+            f" is in {hours} hour{'s' if hours != 1 else ''}, at "
+            f"{render.when(item.review_at, zone)}.", *note)))
+    await ctx.tx.move_schedule(
+        item.id, min(s for s in review_stages(item.review_at) if s > ctx.now))
+
+
+async def _to_organizers(ctx: Context, letter: Letter, body: list[Segment]) -> None:
+    for organizer in await ctx.tx.organizers(letter.id):
+        ctx.tell_user(organizer, *body)
+
+
+async def deadline(ctx: Context, letter_id: int) -> None:
+    """A letter's deadline came: it closes exactly as with ``close``."""
+    letter = await ctx.tx.letter(letter_id)
+    if letter is None or not letter.is_open or letter.deadline is None:
+        return
+    if letter.deadline <= ctx.now:
+        await finish(ctx, letter)

@@ -1,0 +1,241 @@
+"""Fixtures for driving the Slack adapter offline: a fake Web API, signed requests, payloads."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import time
+import urllib.parse
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from adapters.slack import SlackAdapter
+from adapters.slack_pacing import Limit
+from bot.config import BotConfig, SlackConfig
+from bot.events import Event
+from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
+
+FIXTURES = Path(__file__).parent / "fixtures"
+SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+FAST = {  # generous limits so that tests not about pacing are not paced
+    "conversations.open": Limit(200, 50),
+    "chat.postEphemeral": Limit(200, 50),
+    "chat.postMessage": Limit(200, 50),
+    "chat.update": Limit(200, 50),
+    "users.info": Limit(200, 50),
+}
+
+
+def fixture(name: str) -> Any:
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    return json.loads(text) if name.endswith(".json") else text
+
+
+class Recorder:
+    """A stand-in for App.handle: records the neutral events."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    async def __call__(self, event: Event) -> None:
+        self.events.append(event)
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # slack_sdk hands HTTP(S)_PROXY to aiohttp and ignores NO_PROXY.
+    for name in (
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    server = FakeSlack()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+def slack_config(fake: FakeSlack, **overrides: Any) -> SlackConfig:
+    values: dict[str, Any] = {
+        "enabled": True,
+        "mode": "http",
+        "http_port": 0,
+        "api_base_url": fake.base_url,
+    }
+    values.update(overrides)
+    return SlackConfig(**values)
+
+
+def make_adapter(
+    fake: FakeSlack, limits: Mapping[str, Limit] = FAST, bot: BotConfig | None = None, **config: Any
+) -> SlackAdapter:
+    return SlackAdapter(
+        slack_config(fake, **config),
+        bot or BotConfig(),
+        bot_token=BOT_TOKEN,
+        app_token=APP_TOKEN,
+        signing_secret=SECRET,
+        limits=limits,
+        ping_interval=0.3,
+    )
+
+
+@pytest.fixture
+async def http_adapter(fake: FakeSlack, recorder: Recorder) -> AsyncIterator[SlackAdapter]:
+    adapter = make_adapter(fake)
+    await adapter.start(recorder)
+    yield adapter
+    await adapter.stop()
+
+
+# --- signed requests --------------------------------------------------------------------
+
+
+def signature(body: str, timestamp: int, secret: str = SECRET) -> str:
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+async def post_signed(
+    adapter: SlackAdapter,
+    body: str,
+    content_type: str,
+    *,
+    secret: str = SECRET,
+    timestamp: int | None = None,
+    retry: int | None = None,
+) -> tuple[int, str]:
+    ts = int(time.time()) if timestamp is None else timestamp
+    headers = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": str(ts),
+        "X-Slack-Signature": signature(body, ts, secret),
+    }
+    if retry is not None:
+        headers["X-Slack-Retry-Num"] = str(retry)
+        headers["X-Slack-Retry-Reason"] = "http_timeout"
+    url = f"http://127.0.0.1:{adapter.http_port}/slack/events"
+    timeout = aiohttp.ClientTimeout(total=5)
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as session,
+        session.post(url, data=body.encode(), headers=headers) as resp,
+    ):
+        return resp.status, await resp.text()
+
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+
+
+# --- payloads built from the recorded shapes --------------------------------------------
+
+
+def slash_body(
+    text: str,
+    *,
+    user: str = "U01NK1K9L68",
+    channel: str = "C01N639ECTY",
+    trigger: str = "2093168434705.1761091294307.7f8d01a322363a013721e32e83af484b",
+    command: str = "/undersign",
+    team: str = "T01ND2P8N91",
+) -> str:
+    """The recorded slash-command body with our command, text, user and channel."""
+    fields = urllib.parse.parse_qs(fixture("slash_command.urlencoded"), keep_blank_values=True)
+    flat = {k: v[0] for k, v in fields.items()}
+    flat.update(
+        command=command,
+        text=text,
+        user_id=user,
+        channel_id=channel,
+        trigger_id=trigger,
+        team_id=team,
+    )
+    return urllib.parse.urlencode(flat)
+
+
+def reaction_event(
+    kind: str,
+    *,
+    reaction: str,
+    user: str = "U0SIGNER01",
+    channel: str = "C0ROOM0001",
+    ts: str = "1700000000.000001",
+    event_id: str = "Ev0REACT001",
+    team: str = "T01ND2P8N91",
+) -> dict[str, Any]:
+    """An Events API envelope as current traffic carries it (authorizations, event_context,
+    context_team_id), from java-slack-sdk's recorded shape with the placeholders filled."""
+    body = copy.deepcopy(fixture("event_callback.reaction_added.shape.json"))
+    body.update(
+        token="verification_token",
+        team_id=team,
+        enterprise_id=None,
+        api_app_id="A01NK2M4ABE",
+        event_id=event_id,
+        event_time=1700000100,
+        event_context=f"4-{kind}-{team}-{channel}",
+        context_team_id=team,
+        context_enterprise_id=None,
+    )
+    body["authorizations"] = [
+        {
+            "enterprise_id": None,
+            "team_id": team,
+            "user_id": "U0BOTUSER1",
+            "is_bot": True,
+            "is_enterprise_install": False,
+        }
+    ]
+    body["event"] = {
+        "type": kind,
+        "user": user,
+        "item": {"type": "message", "channel": channel, "ts": ts},
+        "reaction": reaction,
+        "item_user": "U0BOTUSER1",
+        "event_ts": "1700000100.000200",
+    }
+    return body
+
+
+def button_payload(
+    action_id: str,
+    value: str,
+    *,
+    user: str = "U01NK1K9L68",
+    channel: str = "C01N9PM1D53",
+    org_wide: bool = False,
+) -> dict[str, Any]:
+    """A click on our button: the recorded block_actions payload (or the org-wide ephemeral
+    one, with ``team: null`` and no ``message``), with our action."""
+    name = "block_actions.org_wide_install.json" if org_wide else "block_actions.button.json"
+    body = copy.deepcopy(fixture(name))
+    body["user"]["id"] = user
+    body["container"]["channel_id"] = channel
+    body["channel"]["id"] = channel
+    action = body["actions"][0]
+    action.update(action_id=action_id, value=value, block_id=f"undersign_L{value}")
+    action["text"]["text"] = "Sign"
+    return body
+
+
+def form_payload(payload: Mapping[str, Any]) -> str:
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})

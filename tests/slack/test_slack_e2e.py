@@ -1,0 +1,173 @@
+"""End to end: signed Slack requests → Bolt → adapter → App and core on a real SQLite file →
+replies back through the adapter to the fake Web API."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from adapters.slack import SlackAdapter
+from bot.app import App
+from bot.config import Config
+from tests.slack.conftest import (
+    FORM,
+    JSON,
+    button_payload,
+    form_payload,
+    make_adapter,
+    post_signed,
+    reaction_event,
+    slash_body,
+)
+from tests.slack.fake_slack import Call, FakeSlack
+
+pytestmark = pytest.mark.slack
+
+ORGANIZER, SIGNER, OTHER = "U0ORGANIZE", "U0SIGNERAA", "U0REACTORB"
+ROOM = "C0LETTERS1"
+
+
+@dataclass
+class Slack:
+    app: App
+    adapter: SlackAdapter
+    fake: FakeSlack
+    triggers: int = 0
+
+    async def command(self, user: str, text: str) -> list[Call]:
+        self.triggers += 1
+        return await self._send(
+            slash_body(text, user=user, channel=ROOM, trigger=f"9.9.{self.triggers}"), FORM
+        )
+
+    async def click(self, user: str, action: str, letter: int) -> list[Call]:
+        body = button_payload(action, str(letter), user=user, channel=ROOM)
+        self.triggers += 1
+        body["trigger_id"] = f"8.8.{self.triggers}"
+        return await self._send(form_payload(body), FORM)
+
+    async def react(
+        self, user: str, ts: str, *, event_id: str, added: bool = True, retry: int | None = None
+    ) -> list[Call]:
+        kind = "reaction_added" if added else "reaction_removed"
+        body = reaction_event(
+            kind,
+            reaction="writing_hand::skin-tone-2",
+            user=user,
+            channel=ROOM,
+            ts=ts,
+            event_id=event_id,
+        )
+        return await self._send(json.dumps(body), JSON, retry=retry)
+
+    async def _send(self, body: str, content_type: str, retry: int | None = None) -> list[Call]:
+        before = len(self.fake.calls)
+        status, _ = await post_signed(self.adapter, body, content_type, retry=retry)
+        assert status == 200
+        await self.adapter.drain()
+        return [c for c in self.fake.calls[before:] if c.method != "users.info"]
+
+    async def announce(self, title: str, visibility: str) -> tuple[int, str]:
+        calls = await self.command(ORGANIZER, f'new "{title}" visibility {visibility}')
+        [post] = [c for c in calls if c.method == "chat.postMessage"]
+        letter = int(post.blocks[-1]["elements"][0]["value"])
+        return letter, str(post.response["ts"])
+
+
+@pytest.fixture
+async def slack(fake: FakeSlack, tmp_path: Path) -> AsyncIterator[Slack]:
+    config = Config.model_validate({"bot": {"database": str(tmp_path / "undersign.db")}})
+    app = App(config)
+    await app.open()
+    adapter = make_adapter(fake)
+    app.add_adapter(adapter)
+    await adapter.start(app.handle)
+    yield Slack(app, adapter, fake)
+    await adapter.stop()
+    await app.close()
+
+
+def methods(calls: list[Call]) -> list[str]:
+    return [c.method for c in calls]
+
+
+async def test_new_posts_an_escaped_announcement_with_buttons_and_confirms_privately(
+    slack: Slack,
+) -> None:
+    calls = await slack.command(ORGANIZER, 'new "Hi <!channel> see <http://x|y>" visibility public')
+    [post] = [c for c in calls if c.method == "chat.postMessage"]
+    assert post.channel == ROOM
+    assert "<!channel>" not in post.text and "&lt;!channel&gt;" in post.text
+    assert "<http://x|y>" not in post.text
+    assert post.blocks[-1]["type"] == "actions"
+    [confirm] = [c for c in calls if c.method == "chat.postEphemeral"]
+    assert (confirm.channel, confirm.params["user"]) == (ROOM, ORGANIZER)
+
+
+async def test_the_sign_button_signs_privately_and_updates_the_count_in_place(slack: Slack) -> None:
+    letter, ts = await slack.announce("Open letter", "public")
+    calls = await slack.click(SIGNER, "undersign_sign", letter)
+    [update] = [c for c in calls if c.method == "chat.update"]
+    assert (update.channel, update.params["ts"]) == (ROOM, ts)
+    assert "1 signature" in update.text
+    [confirm] = [c for c in calls if c.method == "chat.postEphemeral"]
+    assert confirm.params["user"] == SIGNER and "signed" in confirm.text
+    assert not [c for c in calls if c.method == "chat.postMessage"]
+    calls = await slack.click(SIGNER, "undersign_withdraw", letter)
+    assert "0 signatures" in next(c for c in calls if c.method == "chat.update").text
+
+
+async def test_a_reaction_signs_a_public_letter_and_a_retry_changes_nothing_and_says_nothing(
+    slack: Slack,
+) -> None:
+    _, ts = await slack.announce("Open letter", "public")
+    calls = await slack.react(OTHER, ts, event_id="Ev0SIGN001")
+    assert "1 signature" in next(c for c in calls if c.method == "chat.update").text
+    assert await slack.react(OTHER, ts, event_id="Ev0SIGN001", retry=1) == []
+    assert await slack.react(OTHER, ts, event_id="Ev0SIGN001", retry=2) == []
+    calls = await slack.react(OTHER, ts, event_id="Ev0UNSIGN1", added=False)
+    assert "0 signatures" in next(c for c in calls if c.method == "chat.update").text
+
+
+async def test_a_reaction_on_a_count_letter_is_not_counted_and_gets_a_private_hint(
+    slack: Slack,
+) -> None:
+    letter, ts = await slack.announce("Quiet letter", "count")
+    calls = await slack.react(OTHER, ts, event_id="Ev0QUIET01")
+    assert methods(calls) == ["chat.postEphemeral"]
+    assert calls[0].params["user"] == OTHER and "not counted" in calls[0].text
+    status = await slack.command(ORGANIZER, f"status L{letter}")
+    assert "1 signature" not in status[0].text
+
+
+async def test_an_export_reaches_the_organizer_as_a_file_in_a_dm(slack: Slack) -> None:
+    letter, _ = await slack.announce("Open letter", "count")
+    await slack.click(SIGNER, "undersign_sign", letter)
+    calls = await slack.command(ORGANIZER, f"export L{letter}")
+    assert methods(calls)[0] == "conversations.open"
+    [done] = [c for c in calls if c.method == "files.completeUploadExternal"]
+    assert done.channel and done.channel.startswith("D")
+    assert any(SIGNER.encode() in body for body in slack.fake.uploads.values())
+    assert not [c for c in calls if c.method == "chat.postMessage" and c.channel == ROOM]
+
+
+async def test_the_database_file_names_no_slack_user_id(slack: Slack, tmp_path: Path) -> None:
+    letter, ts = await slack.announce("Open letter", "public")
+    await slack.click(SIGNER, "undersign_sign", letter)
+    await slack.react(OTHER, ts, event_id="Ev0SIGN002")
+    await slack.command(ORGANIZER, f"review L{letter} in 3 days")
+    files = database_files(tmp_path)
+    assert any(name.endswith("-wal") for name in files)
+    for name, raw in files.items():
+        for user in (ORGANIZER, SIGNER, OTHER):
+            assert user.encode() not in raw, f"{user} in {name}"
+            assert user.encode("utf-16-le") not in raw
+
+
+def database_files(folder: Path) -> dict[str, bytes]:
+    """The raw bytes of the database, its WAL and shared-memory file, as a thief copies them."""
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.name.startswith("undersign.db")}

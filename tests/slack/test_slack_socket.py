@@ -1,0 +1,148 @@
+"""Socket Mode: envelopes pushed over a local websocket, acks read back, reconnection."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from adapters.slack import SlackAdapter
+from bot.events import Command, Reaction
+from tests.slack.conftest import Recorder, button_payload, fixture, make_adapter, reaction_event
+from tests.slack.fake_slack import FakeSlack
+
+pytestmark = pytest.mark.slack
+
+
+@pytest.fixture
+async def socket_adapter(fake: FakeSlack, recorder: Recorder) -> AsyncIterator[SlackAdapter]:
+    adapter = make_adapter(fake, mode="socket")
+    await adapter.start(recorder)
+    await fake.wait_connected()
+    yield adapter
+    await adapter.stop()
+
+
+def slash_envelope(text: str, trigger: str = "111.222.xxx") -> dict[str, Any]:
+    envelope = copy.deepcopy(fixture("socket_mode.slash_commands.envelope.json"))
+    envelope["envelope_id"] = str(uuid.uuid4())
+    envelope["payload"].update(command="/undersign", text=text, trigger_id=trigger)
+    return dict(envelope)
+
+
+def events_envelope(payload: dict[str, Any], retry: int = 0) -> dict[str, Any]:
+    return {
+        "envelope_id": str(uuid.uuid4()),
+        "payload": payload,
+        "type": "events_api",
+        "accepts_response_payload": False,
+        "retry_attempt": retry,
+        "retry_reason": "timeout" if retry else "",
+    }
+
+
+def interactive_envelope(payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "envelope_id": str(uuid.uuid4()),
+        "payload": payload,
+        "type": "interactive",
+        "accepts_response_payload": False,
+    }
+
+
+async def test_a_slash_command_envelope_is_acked_and_handled(
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+) -> None:
+    envelope = slash_envelope("status L2")
+    ack = await fake.push(envelope)
+    await socket_adapter.drain()
+    assert ack == {"envelope_id": envelope["envelope_id"]}
+    [event] = recorder.events
+    assert isinstance(event, Command)
+    assert (event.text, event.event_id, event.user.id, event.room.id) == (
+        "status L2",
+        "cmd:111.222.xxx",
+        "U111",
+        "C111",
+    )
+
+
+async def test_a_reaction_envelope_is_acked_and_handled(
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+) -> None:
+    envelope = events_envelope(reaction_event("reaction_added", reaction="writing_hand"))
+    ack = await fake.push(envelope)
+    await socket_adapter.drain()
+    assert ack["envelope_id"] == envelope["envelope_id"]
+    [event] = recorder.events
+    assert isinstance(event, Reaction) and (event.emoji, event.added) == ("✍️", True)
+
+
+async def test_a_button_envelope_is_acked_and_handled(
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+) -> None:
+    envelope = interactive_envelope(button_payload("undersign_sign", "5"))
+    ack = await fake.push(envelope)
+    await socket_adapter.drain()
+    assert ack["envelope_id"] == envelope["envelope_id"]
+    [event] = recorder.events
+    assert isinstance(event, Command) and event.text == "sign L5"
+
+
+async def test_a_redelivered_event_keeps_its_event_id(
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+) -> None:
+    payload = reaction_event("reaction_removed", reaction="writing_hand", event_id="EvSAME")
+    await fake.push(events_envelope(payload))
+    ack = await fake.push(events_envelope(payload, retry=1))
+    await socket_adapter.drain()
+    assert "envelope_id" in ack
+    assert [e.event_id for e in recorder.events if isinstance(e, Reaction)] == ["EvSAME", "EvSAME"]
+
+
+async def test_unknown_envelopes_are_acked_and_ignored(
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+) -> None:
+    for name in (
+        "socket_mode.events_api.retry.envelope.json",
+        "socket_mode.interactive.shortcut.envelope.json",
+    ):
+        envelope = fixture(name)
+        ack = await fake.push(envelope)
+        assert ack["envelope_id"] == envelope["envelope_id"]
+    await socket_adapter.drain()
+    assert recorder.events == []
+
+
+async def test_after_a_disconnect_message_it_reconnects_and_handles_the_next_envelope(
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+) -> None:
+    await fake.send_disconnect()
+    await fake.wait_connected(count=2)
+    await fake.push(slash_envelope("list"))
+    await socket_adapter.drain()
+    assert [e.text for e in recorder.events if isinstance(e, Command)] == ["list"]
+
+
+async def test_after_a_dropped_connection_it_reconnects_and_handles_the_next_envelope(
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+) -> None:
+    await fake.drop()
+    await fake.wait_connected(count=2, within=10)
+    await fake.push(slash_envelope("help"))
+    await socket_adapter.drain()
+    assert [e.text for e in recorder.events if isinstance(e, Command)] == ["help"]
+
+
+async def test_a_link_that_stops_answering_pings_is_replaced(
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+) -> None:
+    fake.mute_pongs = True
+    await fake.wait_connected(count=2, within=10)
+    fake.mute_pongs = False
+    await fake.push(slash_envelope("privacy"))
+    await socket_adapter.drain()
+    assert [e.text for e in recorder.events if isinstance(e, Command)] == ["privacy"]
