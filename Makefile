@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?=
 
-.PHONY: run test check lint typecheck pytest bench clean
+.PHONY: run test check lint typecheck pytest bench clean synapse
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The Matrix tests need a real Synapse, kept in its own venv (.synapse-venv).
+synapse:
+	sh scripts/synapse.sh
+
+pytest: $(STAMP) synapse
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
