@@ -71,7 +71,9 @@ class App:
         if self.config.matrix.enabled:
             from adapters.matrix import MatrixAdapter
 
-            self.add_adapter(MatrixAdapter(self.config.matrix, self.config.bot, self.store))
+            self.add_adapter(MatrixAdapter(
+                self.config.matrix, self.config.bot, self.store,
+                store_path=self.config.path(self.config.matrix.store_path)))
         if not self.adapters:
             from adapters.console import ConsoleAdapter
 
