@@ -20,8 +20,8 @@ from adapters.base import Adapter
 from bot.config import Config
 from bot.core import Core, utc_now
 from bot.events import Command, Event, Post, Private, Reaction, Reply
+from bot.keys import DatabaseLock, open_store
 from bot.scheduler import Scheduler
-from bot.seal import Sealer, load_key
 from bot.store import Store
 
 log = logging.getLogger("undersign")
@@ -35,6 +35,7 @@ class App:
         self._store: Store | None = None
         self._core: Core | None = None
         self._scheduler: Scheduler | None = None
+        self._lock: DatabaseLock | None = None
         self.stopping = asyncio.Event()
 
     @property
@@ -55,7 +56,13 @@ class App:
     async def open(self) -> None:
         path = self.config.database_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._store = await Store.open(path, Sealer(load_key(path)))
+        self._lock = DatabaseLock(path)
+        self._lock.acquire(exclusive=False)
+        try:
+            self._store = await open_store(path)
+        except BaseException:
+            self._lock.release()
+            raise
         self._core = Core(self.config, self._store, self.clock)
         self._scheduler = Scheduler(self.config, self._store, self.handle, self.clock)
 
@@ -145,3 +152,6 @@ class App:
         if self._store is not None:
             await self._store.close()
             self._store = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

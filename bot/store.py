@@ -125,7 +125,16 @@ async def _m2_schedules(db: aiosqlite.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m1_letters_and_signatures, _m2_schedules]
+async def _m3_sealed_reaction_refs(db: aiosqlite.Connection) -> None:
+    """Keep each signing reaction's id sealed beside its blind index. An HMAC cannot be
+    recomputed under a new key from itself; with the sealed id, ``rotate-key`` can.
+    Rows signed before this migration keep only the index (rotation drops it: a later
+    redaction of such a reaction then withdraws nothing, ``unsign`` still does)."""
+    await db.execute("ALTER TABLE signatures ADD COLUMN reaction_sealed BLOB")
+
+
+MIGRATIONS: list[Migration] = [_m1_letters_and_signatures, _m2_schedules,
+                               _m3_sealed_reaction_refs]
 
 
 # --- rows -------------------------------------------------------------------------------
@@ -216,6 +225,17 @@ class Announcement:
 class Signature:
     user: User
     signed_at: datetime
+
+
+@dataclass(frozen=True)
+class Resealed:
+    """What a key rotation re-encrypted (identities, reaction ids) or had to drop
+    (reaction indexes without a sealed id, de-duplication records)."""
+
+    identities: int
+    reactions: int
+    reactions_dropped: int
+    events_dropped: int
 
 
 def _user_from_key(key: str) -> User:
@@ -474,9 +494,8 @@ class Tx:
         by_reaction: bool = False,
     ) -> bool:
         changed = await self._run(
-            "INSERT OR IGNORE INTO signatures"
-            " (letter_id, who_index, who_sealed, signed_at, by_reaction, reaction_index)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO signatures (letter_id, who_index, who_sealed, signed_at,"
+            " by_reaction, reaction_index, reaction_sealed) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 letter_id,
                 self.sealer.index(user.key),
@@ -484,6 +503,7 @@ class Tx:
                 utc_iso(now),
                 int(by_reaction),
                 self.sealer.index("reaction:" + reaction_ref) if reaction_ref else None,
+                self.sealer.seal(reaction_ref) if reaction_ref else None,
             ),
         )
         return changed == 1
@@ -547,6 +567,40 @@ class Tx:
         return await self._run(
             "DELETE FROM signatures WHERE who_index = ?", (self.sealer.index(user.key),)
         )
+
+    # key rotation
+
+    async def reseal(self, new: Sealer) -> Resealed:
+        """Re-encrypt every sealed identity and recompute every blind index under ``new``,
+        and store its key check. De-duplication records are HMACs of event ids that are
+        not kept, so they cannot be recomputed: they are dropped (see SECURITY.md)."""
+        people = 0
+        for table in ("organizers", "signatures"):
+            for row in await self._all(f"SELECT rowid, who_sealed FROM {table}"):
+                who = self.sealer.open(row["who_sealed"])
+                await self._run(
+                    f"UPDATE {table} SET who_index = ?, who_sealed = ? WHERE rowid = ?",
+                    (new.index(who), new.seal(who), row["rowid"]),
+                )
+                people += 1
+        reactions = 0
+        for row in await self._all(
+            "SELECT rowid, reaction_sealed FROM signatures WHERE reaction_sealed IS NOT NULL"
+        ):
+            ref = self.sealer.open(row["reaction_sealed"])
+            await self._run(
+                "UPDATE signatures SET reaction_index = ?, reaction_sealed = ? WHERE rowid = ?",
+                (new.index("reaction:" + ref), new.seal(ref), row["rowid"]),
+            )
+            reactions += 1
+        unknown = await self._run(
+            "UPDATE signatures SET reaction_index = NULL"
+            " WHERE reaction_index IS NOT NULL AND reaction_sealed IS NULL"
+        )
+        events = await self._run("DELETE FROM seen_events")
+        await self.set_meta("key_check", new.check_value())
+        self.sealer = new
+        return Resealed(people, reactions, unknown, events)
 
     # small named values (adapters' positions)
 
@@ -642,6 +696,15 @@ class Store:
     async def set_state(self, key: str, value: str) -> None:
         async with self.transaction() as tx:
             await tx.set_meta("state:" + key, value)
+
+    async def rotate(self, new: Sealer) -> Resealed:
+        """Re-seal everything under ``new`` in one transaction, then fold the WAL so that
+        no page sealed under the old key lingers in it."""
+        async with self.transaction() as tx:
+            done = await tx.reseal(new)
+        self.sealer = new
+        await self.checkpoint()
+        return done
 
     async def purge(self, now: datetime, retention_days: int) -> tuple[int, int]:
         """Apply retention: closed letters (with all tied to them) after ``retention_days``,
