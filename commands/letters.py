@@ -220,6 +220,7 @@ async def finish(ctx: Context, letter: Letter) -> None:
     days = ctx.config.bot.retention_days
     if _sealed_shut(letter, len(found)):
         await ctx.tx.destroy_signatures(letter.id)
+        ctx.erased = True
         report: list[Segment] = [
             f"{letter.ref} ", Said(letter.title), f" closed with {render.exact_count(len(found))}, "
             f"below its threshold of {letter.threshold}: the list was destroyed unseen."
