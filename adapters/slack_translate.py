@@ -97,17 +97,35 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+ZWSP = "\u200b"
+# Slack has no escape for its formatting characters: a zero-width space on each side
+# keeps them from opening or closing *bold*, _italic_, ~strike~ or `code`.
+_FORMATTING = re.compile(r"([*_~`])")
+_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+
+
+def user_text(text: str) -> str:
+    """Text a user typed, as Slack mrkdwn that shows it as typed: it cannot ping, mention,
+    link or format. (Slack makes no mention of a bare ``@here`` in a bot's message: only
+    ``<!here>`` would, and ``<`` is escaped.)"""
+    return _FORMATTING.sub(ZWSP + r"\1" + ZWSP, escape(text))
+
+
+def _person(user_id: str) -> str:
+    return f"<@{user_id}>" if _SLACK_ID.match(user_id) else escape(user_id)
+
+
 def _link(url: str) -> str:
     # ``|`` would start a label; a URL never needs a literal one.
     return f"<{escape(url).replace('|', '%7C')}>"
 
 
 _SEGMENTS: Mapping[type, Callable[[Any], str]] = {
-    str: lambda s: s,
-    Said: lambda s: escape(s.text),
+    str: escape,  # the bot's own words hold no markup: ``L<n>`` must read as typed
+    Said: lambda s: user_text(s.text),
     Strong: lambda s: f"*{escape(s.text)}*",
     Link: lambda s: _link(s.url),
-    Person: lambda s: f"<@{s.user.id}>",
+    Person: lambda s: _person(s.user.id),
 }
 
 

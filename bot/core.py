@@ -17,7 +17,7 @@ import commands.privacy
 import commands.schedule
 import commands.signing
 from bot.config import Config
-from bot.events import Command, Due, Event, Private, Reaction, Reply, Room, User
+from bot.events import Command, Due, Event, Private, Reaction, Reply, Room, Said, User
 from bot.limits import RateLimits
 from bot.store import Store, Tx
 from commands import render
@@ -94,7 +94,8 @@ class Core:
                 f"Usage: {prefix} {spec.usage}" if spec is not None
                 else f"Type {prefix} help for the list of commands."
             )
-            ctx.replies = [Private(ctx.user, (f"{err.problem}\n{usage}",), ctx.room)]
+            # A problem may quote what the user typed: it is rendered as user text.
+            ctx.replies = [Private(ctx.user, (Said(err.problem), f"\n{usage}"), ctx.room)]
             ctx.erased = False
 
     async def _resolve_letter(self, ctx: Context, token: Token | None, role: str) -> None:
