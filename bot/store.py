@@ -256,8 +256,12 @@ class Tx:
         try:
             yield
         except BaseException:
-            await self.db.execute("ROLLBACK TO step")
-            await self.db.execute("RELEASE step")
+            # A full disk or an I/O error may have rolled the whole transaction back
+            # already; then there is no savepoint left to return to, and the first error
+            # is the one to report.
+            if self.db.in_transaction:
+                await self.db.execute("ROLLBACK TO step")
+                await self.db.execute("RELEASE step")
             raise
         await self.db.execute("RELEASE step")
 
@@ -625,7 +629,8 @@ class Store:
             try:
                 yield Tx(self._db, self.sealer)
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite may have rolled back already (disk full)
+                    await self._db.execute("ROLLBACK")
                 raise
             await self._db.execute("COMMIT")
 
