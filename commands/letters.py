@@ -79,7 +79,7 @@ async def new(ctx: Context, args: list[Token]) -> None:
 
 
 @command("status", "status L<n>", "a letter's title, link, state, deadline and count",
-         takes_letter=True)
+         takes_letter=True, reads_only=True)
 async def status(ctx: Context, args: list[Token]) -> None:
     no_more(args)
     letter = ctx.the_letter()
@@ -98,7 +98,7 @@ async def status(ctx: Context, args: list[Token]) -> None:
     ctx.tell(*body)
 
 
-@command("list", "list", "open letters announced in this room")
+@command("list", "list", "open letters announced in this room", reads_only=True)
 async def list_letters(ctx: Context, args: list[Token]) -> None:
     no_more(args)
     assert ctx.room is not None
@@ -127,7 +127,8 @@ def _sealed_shut(letter: Letter, count: int) -> bool:
     return letter.visibility == "sealed" and count < (letter.threshold or 0)
 
 
-@command("signers", "signers L<n>", "who signed, privately", role="organizer")
+@command("signers", "signers L<n>", "who signed, privately", role="organizer",
+         reads_only=True)
 async def signers(ctx: Context, args: list[Token]) -> None:
     no_more(args)
     letter = ctx.the_letter()
@@ -241,7 +242,8 @@ async def finish(ctx: Context, letter: Letter) -> None:
     await ctx.update_announcements(letter)
 
 
-@command("export", "export L<n>", "a CSV of signers and times, privately", role="organizer")
+@command("export", "export L<n>", "a CSV of signers and times, privately", role="organizer",
+         reads_only=True)
 async def export(ctx: Context, args: list[Token]) -> None:
     no_more(args)
     letter = ctx.the_letter()
