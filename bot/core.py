@@ -127,9 +127,7 @@ class Core:
         if letter is None:
             raise UsageError(f"There is no letter L{number}.")
         ctx.letter = letter
-        ctx.is_organizer = await ctx.tx.is_organizer(letter.id, ctx.user) or ctx.is_admin
-        if role == "organizer" and not ctx.is_organizer:
-            raise UsageError(f"Only the organizers of {letter.ref} can do that.")
+        await self._authorize(ctx, letter.id, role)
 
     async def _resolve_reminder(self, ctx: Context, token: Token | None, role: str) -> None:
         """An R<n> argument: its letter decides who may act on it."""
@@ -138,9 +136,14 @@ class Core:
         if reminder is None:
             raise UsageError(f"There is no review or reminder R{number}.")
         ctx.reminder = reminder
-        ctx.is_organizer = await ctx.tx.is_organizer(reminder.letter_id, ctx.user) or ctx.is_admin
+        await self._authorize(ctx, reminder.letter_id, role)
+
+    @staticmethod
+    async def _authorize(ctx: Context, letter_id: int, role: str) -> None:
+        """The one place where a command's declared role is enforced."""
+        ctx.is_organizer = await ctx.tx.is_organizer(letter_id, ctx.user) or ctx.is_admin
         if role == "organizer" and not ctx.is_organizer:
-            raise UsageError(f"Only the organizers of L{reminder.letter_id} can do that.")
+            raise UsageError(f"Only the organizers of L{letter_id} can do that.")
 
     async def _due(self, ctx: Context, event: Due) -> None:
         """The scheduler's events: ``refresh-counts``, ``schedule:<id>``, ``deadline:<id>``."""
