@@ -22,9 +22,14 @@ from bot.core import Core, utc_now
 from bot.events import Command, Event, Post, Private, Reaction, Reply
 from bot.keys import DatabaseLock, open_store
 from bot.scheduler import Scheduler
-from bot.store import Store
+from bot.store import Store, storage_fault
 
 log = logging.getLogger("undersign")
+
+STORAGE_FAULT_ANSWER = (
+    "I cannot save anything right now: my database is read-only or full. Nothing was "
+    "changed, so please try again later. Reading still works: status, list, help, privacy."
+)
 
 
 class App:
@@ -89,12 +94,16 @@ class App:
     async def handle(self, event: Event) -> None:
         try:
             outcome = await self.core.dispatch(event)
-        except Exception:
-            log.exception("an event of kind %s could not be handled", type(event).__name__)
+        except Exception as exc:
+            if storage_fault(exc):
+                log.error("the database refuses writes (%s); an event of kind %s was not "
+                          "handled", exc, type(event).__name__)
+                answer = STORAGE_FAULT_ANSWER
+            else:
+                log.exception("an event of kind %s could not be handled", type(event).__name__)
+                answer = "Something went wrong on my side; nothing was changed. Please try again."
             if isinstance(event, Command | Reaction):
-                await self.deliver([Private(event.user, (
-                    "Something went wrong on my side; nothing was changed. Please try again.",
-                ), event.room)])
+                await self.deliver([Private(event.user, (answer,), event.room)])
             return
         if outcome.erased:
             await self.store.checkpoint()

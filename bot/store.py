@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,17 @@ def utc_iso_exact(moment: datetime) -> str:
 
 def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# SQLite's primary result codes for a store that cannot take writes: read-only file or
+# connection, disk (or max_page_count) full, an I/O error.
+_STORAGE_FAULTS = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}
+
+
+def storage_fault(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be written now (not a bug in a query)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in _STORAGE_FAULTS
 
 
 # --- migrations -------------------------------------------------------------------------
@@ -276,8 +288,12 @@ class Tx:
         try:
             yield
         except BaseException:
-            await self.db.execute("ROLLBACK TO step")
-            await self.db.execute("RELEASE step")
+            # A full disk or an I/O error may have rolled the whole transaction back
+            # already; then there is no savepoint left to return to, and the first error
+            # is the one to report.
+            if self.db.in_transaction:
+                await self.db.execute("ROLLBACK TO step")
+                await self.db.execute("RELEASE step")
             raise
         await self.db.execute("RELEASE step")
 
@@ -679,9 +695,30 @@ class Store:
             try:
                 yield Tx(self._db, self.sealer)
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite may have rolled back already (disk full)
+                    await self._db.execute("ROLLBACK")
                 raise
             await self._db.execute("COMMIT")
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[Tx]:
+        """A transaction that only reads and is always rolled back, for answering reads
+        while the database refuses writes. ``query_only`` makes any write in it fail
+        loudly instead of being confirmed and then silently undone."""
+        async with self._lock:
+            async with self._db.execute("PRAGMA query_only") as cur:
+                row = await cur.fetchone()
+            was = int(row[0]) if row else 0
+            await self._db.execute("PRAGMA query_only = 1")
+            try:
+                await self._db.execute("BEGIN")
+                try:
+                    yield Tx(self._db, self.sealer)
+                finally:
+                    if self._db.in_transaction:
+                        await self._db.execute("ROLLBACK")
+            finally:
+                await self._db.execute(f"PRAGMA query_only = {was}")
 
     async def checkpoint(self) -> None:
         """Fold the WAL into the main file and truncate it, so erased bytes do not linger."""

@@ -56,7 +56,8 @@ def privacy_text(ctx: Context) -> str:
     return "\n".join(parts)
 
 
-@command("privacy", "privacy", "what is stored, who can see what, the safest way to sign")
+@command("privacy", "privacy", "what is stored, who can see what, the safest way to sign",
+         reads_only=True)
 async def privacy(ctx: Context, args: list[Token]) -> None:
     no_more(args)
     ctx.tell(privacy_text(ctx))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from people import Person
+from people import Person, content
 from synapse import Synapse
 
 from bot.app import App
@@ -18,8 +18,6 @@ from bot.config import BotConfig, Config, MatrixConfig
 pytestmark = pytest.mark.matrix
 
 
-def content(src: dict[str, Any]) -> dict[str, Any]:
-    return dict(src.get("content") or {})
 
 
 class Undersign:
@@ -59,14 +57,7 @@ async def undersign(
 
 
 async def joined(person: Person, bot_id: str, room: str) -> None:
-    await person.wait_for(
-        lambda s: (
-            s["room_id"] == room
-            and s.get("state_key") == bot_id
-            and content(s).get("membership") == "join"
-        ),
-        what="bot join",
-    )
+    await person.joined(bot_id, room)
 
 
 def body_has(text: str, room: str | None = None, *, not_in: str | None = None) -> Any:
