@@ -82,6 +82,7 @@ class SlackAdapter:
         self._app_token = app_token or secret("SLACK_APP_TOKEN") or ""
         self._signing_secret = signing_secret or secret("SLACK_SIGNING_SECRET") or ""
         self.pacer = Pacer(limits)
+        self._newest_edit: dict[tuple[str, str], Edit] = {}
         self._ping_interval = ping_interval
         self._tz_cache: OrderedDict[str, str | None] = OrderedDict()
         self._tz_cache_size = tz_cache_size
@@ -290,13 +291,16 @@ class SlackAdapter:
         method: str,
         fn: Callable[..., Awaitable[Any]],
         channel: str | None = None,
+        *,
+        paced: bool = True,
         **kwargs: Any,
     ) -> Any:
-        """One paced Web API call; a platform fault is logged (method and error code only)
-        and answered with None."""
+        """One paced Web API call (``paced=False`` when the caller already waited its turn);
+        a platform fault is logged (method and error code only) and answered with None."""
         if channel is not None:
             kwargs["channel"] = channel
-        await self.pacer.acquire(method, channel)
+        if paced:
+            await self.pacer.acquire(method, channel)
         try:
             return await fn(**kwargs)
         except SlackApiError as exc:
@@ -307,16 +311,17 @@ class SlackAdapter:
             return None
 
     async def _safe(
-        self, method: str, fn: Callable[..., Awaitable[Any]], channel: str | None = None, **kw: Any
+        self, method: str, fn: Callable[..., Awaitable[Any]], channel: str | None = None,
+        *, paced: bool = True, **kw: Any,
     ) -> Any:
         try:
-            return await self._call(method, fn, channel, **kw)
+            return await self._call(method, fn, channel, paced=paced, **kw)
         except SlackApiError:
             return None
 
     async def _post(self, reply: Post) -> str | None:
         text = tr.render(reply.body)
-        extra = {"thread_ts": reply.room.thread} if reply.room.thread else {}
+        extra: dict[str, Any] = {"thread_ts": reply.room.thread} if reply.room.thread else {}
         result = await self._safe(
             "chat.postMessage",
             self.client.chat_postMessage,
@@ -330,14 +335,28 @@ class SlackAdapter:
         return str(result["ts"]) if result is not None else None
 
     async def _edit(self, reply: Edit) -> str | None:
-        text = tr.render(reply.body)
+        """Update an announcement in place. chat.update is paced (Tier 3, and per channel),
+        so a burst of signatures would queue many edits of one message of which only the
+        last matters: an edit that finds another of the same message still waiting for its
+        turn hands it the newer text and returns at once."""
+        key = (reply.room.id, reply.message_ref)
+        waiting = key in self._newest_edit
+        self._newest_edit[key] = reply
+        if waiting:
+            return reply.message_ref
+        try:
+            await self.pacer.acquire("chat.update", reply.room.id)
+        finally:
+            newest = self._newest_edit.pop(key)
+        text = tr.render(newest.body)
         result = await self._safe(
             "chat.update",
             self.client.chat_update,
             reply.room.id,
+            paced=False,
             ts=reply.message_ref,
             text=text,
-            blocks=tr.blocks(text, reply.announces),
+            blocks=tr.blocks(text, newest.announces),
         )
         return str(result["ts"]) if result is not None else None
 

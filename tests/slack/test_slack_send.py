@@ -221,3 +221,23 @@ async def test_a_fan_out_of_private_messages_is_paced_under_the_limit(fake: Fake
     assert fake.rate_limited == []
     assert len(fake.calls_to("chat.postMessage")) == 40 and all(results)
     assert 1.5 <= elapsed < 3.0
+
+
+async def test_a_burst_of_edits_to_one_announcement_sends_fewer_updates_ending_with_the_newest(
+    fake: FakeSlack,
+) -> None:
+    adapter = make_adapter(fake, limits={"chat.update": Limit(5, 1)})
+    await adapter.start(Recorder())
+    try:
+        edits = [Edit(ROOM, "1700000000.000042", (f"{n} signers",), announces=3)
+                 for n in range(1, 21)]
+        started = time.monotonic()
+        results = await asyncio.gather(*(adapter.send(e) for e in edits))
+        elapsed = time.monotonic() - started
+    finally:
+        await adapter.stop()
+    calls = fake.calls_to("chat.update")
+    assert all(r == "1700000000.000042" for r in results)
+    assert calls[-1].text == "20 signers", "the newest count is the one left standing"
+    assert len(calls) <= 3, f"{len(calls)} updates for one burst"
+    assert elapsed < 2.0
