@@ -142,9 +142,12 @@ def edit_content(message_ref: str, plain: str, rich: str) -> dict[str, Any]:
 # --- translation: one small function per event type -------------------------------------
 
 
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 def _relation(content: Mapping[str, Any]) -> Mapping[str, Any]:
-    rel = content.get("m.relates_to")
-    return rel if isinstance(rel, dict) else {}
+    return _map(content.get("m.relates_to"))
 
 
 def is_edit(content: Mapping[str, Any]) -> bool:
@@ -168,7 +171,7 @@ Translator = Callable[["MatrixAdapter", str, dict[str, Any], User], Event | None
 
 
 def _message(adapter: MatrixAdapter, room_id: str, src: dict[str, Any], user: User) -> Event | None:
-    content = src.get("content") or {}
+    content = _map(src.get("content"))
     body = content.get("body")
     if content.get("msgtype") != "m.text" or not isinstance(body, str) or is_edit(content):
         return None
@@ -192,7 +195,7 @@ def _message(adapter: MatrixAdapter, room_id: str, src: dict[str, Any], user: Us
 def _reaction(
     adapter: MatrixAdapter, room_id: str, src: dict[str, Any], user: User
 ) -> Event | None:
-    rel = _relation(src.get("content") or {})
+    rel = _relation(_map(src.get("content")))
     target, key = rel.get("event_id"), rel.get("key")
     if (
         rel.get("rel_type") != "m.annotation"
@@ -215,7 +218,7 @@ def _redaction(
     adapter: MatrixAdapter, room_id: str, src: dict[str, Any], user: User
 ) -> Event | None:
     # Room versions 1-10 put `redacts` at the top level, v11 in content; servers send both.
-    redacts = src.get("redacts") or (src.get("content") or {}).get("redacts")
+    redacts = src.get("redacts") or _map(src.get("content")).get("redacts")
     if not isinstance(redacts, str):
         return None
     return Reaction(
@@ -236,6 +239,24 @@ TRANSLATORS: dict[str, Translator] = {
 }
 
 
+def translate(adapter: MatrixAdapter, room_id: str, src: Any) -> Event | None:
+    """One timeline event to a neutral event, or None: not for us, sent by the bot, or
+    malformed. Event content is whatever the sender's client chose to send, so nothing
+    in it may raise; a translator that still does is logged by exception type only."""
+    if not isinstance(src, Mapping):
+        return None
+    kind, sender, event_id = src.get("type"), src.get("sender"), src.get("event_id")
+    translator = TRANSLATORS.get(kind) if isinstance(kind, str) else None
+    if (translator is None or not isinstance(sender, str) or not isinstance(event_id, str)
+            or sender == adapter.user_id):
+        return None
+    try:
+        return translator(adapter, room_id, dict(src), User("matrix", sender))
+    except Exception as exc:
+        log.warning("ignored a malformed event (%s)", type(exc).__name__)
+        return None
+
+
 def backoff(attempt: int) -> float:
     """Full-jitter exponential back-off: 0.5 s, 1 s, 2 s ... capped at BACKOFF_CAP_S."""
     return random.uniform(0.5, 1.0) * min(BACKOFF_CAP_S, 0.5 * 2.0 ** max(0, attempt - 1))
@@ -244,10 +265,15 @@ def backoff(attempt: int) -> float:
 def _own_join(src: Mapping[str, Any], me: str) -> bool:
     if src.get("type") != "m.room.member" or src.get("state_key") != me:
         return False
-    prev = (src.get("unsigned") or {}).get("prev_content") or {}
-    return (src.get("content") or {}).get("membership") == "join" and prev.get(
+    prev = _map(_map(src.get("unsigned")).get("prev_content"))
+    return _map(src.get("content")).get("membership") == "join" and prev.get(
         "membership"
     ) != "join"
+
+
+def _sent_at(src: Mapping[str, Any]) -> int:
+    ts = src.get("origin_server_ts")
+    return ts if isinstance(ts, int) else 0
 
 
 # --- the adapter ------------------------------------------------------------------------
@@ -496,24 +522,15 @@ class MatrixAdapter:
                     "a room's timeline has a gap since the last sync; older events were skipped"
                 )
             for src in events:
-                if src.get("origin_server_ts", 0) >= self._history_before:
+                if _sent_at(src) >= self._history_before:
                     await self._dispatch(room_id, src)
 
     async def _dispatch(self, room_id: str, src: dict[str, Any]) -> None:
-        translate = TRANSLATORS.get(src.get("type", ""))
-        sender = src.get("sender")
-        if (
-            translate is None
-            or not isinstance(sender, str)
-            or sender == self.user_id
-            or "event_id" not in src
-        ):
-            return
-        event = translate(self, room_id, src, User("matrix", sender))
+        event = translate(self, room_id, src)
         if event is None:
             return
         if isinstance(event, Command) and event.room.direct:
-            self._remember_direct(sender, room_id)
+            self._remember_direct(event.user.id, room_id)
         assert self._handle is not None
         try:
             await self._handle(event)
@@ -750,4 +767,5 @@ class MatrixAdapter:
         }
 
 
-__all__ = ["MatrixAdapter", "command_text", "edit_content", "is_edit", "notice", "render"]
+__all__ = ["MatrixAdapter", "command_text", "edit_content", "is_edit", "notice", "render",
+           "translate"]

@@ -249,7 +249,8 @@ class SlackAdapter:
     async def _on_command(self, body: dict[str, Any]) -> None:
         if not self._allowed(body):
             return await self._refuse(body)
-        await self._dispatch(tr.slash_command(body, await self.timezone(str(body["user_id"]))))
+        user = tr.user_of(body)
+        await self._dispatch(tr.slash_command(body, await self.timezone(user) if user else None))
 
     async def _on_click(self, body: dict[str, Any]) -> None:
         if not self._allowed(body):

@@ -97,17 +97,35 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+ZWSP = "\u200b"
+# Slack has no escape for its formatting characters: a zero-width space on each side
+# keeps them from opening or closing *bold*, _italic_, ~strike~ or `code`.
+_FORMATTING = re.compile(r"([*_~`])")
+_SLACK_ID = re.compile(r"^[UW][A-Z0-9]{2,20}$")
+
+
+def user_text(text: str) -> str:
+    """Text a user typed, as Slack mrkdwn that shows it as typed: it cannot ping, mention,
+    link or format. (Slack makes no mention of a bare ``@here`` in a bot's message: only
+    ``<!here>`` would, and ``<`` is escaped.)"""
+    return _FORMATTING.sub(ZWSP + r"\1" + ZWSP, escape(text))
+
+
+def _person(user_id: str) -> str:
+    return f"<@{user_id}>" if _SLACK_ID.match(user_id) else escape(user_id)
+
+
 def _link(url: str) -> str:
     # ``|`` would start a label; a URL never needs a literal one.
     return f"<{escape(url).replace('|', '%7C')}>"
 
 
 _SEGMENTS: Mapping[type, Callable[[Any], str]] = {
-    str: lambda s: s,
-    Said: lambda s: escape(s.text),
+    str: escape,  # the bot's own words hold no markup: ``L<n>`` must read as typed
+    Said: lambda s: user_text(s.text),
     Strong: lambda s: f"*{escape(s.text)}*",
     Link: lambda s: _link(s.url),
-    Person: lambda s: f"<@{s.user.id}>",
+    Person: lambda s: _person(s.user.id),
 }
 
 
@@ -168,69 +186,65 @@ def _room(channel: str) -> Room:
     return Room(PLATFORM, channel, direct=channel.startswith("D"))
 
 
+# Payloads are read defensively: a field of the wrong type or missing makes the payload
+# unusable (None), never an exception. Bolt has checked the signature; the shape is ours
+# to check.
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _id(value: Any) -> str | None:
+    """A Slack id or token: a non-empty string (numbers are not ids)."""
+    return value if isinstance(value, str) and value else None
+
+
 def team_of(body: Payload) -> str | None:
     """The workspace a payload comes from. Org-wide installs send ``team: null`` on
     interactivity: the clicking user's ``team_id`` holds it then."""
-    team = body.get("team")
-    if isinstance(team, Mapping) and team.get("id"):
-        return str(team["id"])
-    if body.get("team_id"):
-        return str(body["team_id"])
-    user = body.get("user")
-    if isinstance(user, Mapping) and user.get("team_id"):
-        return str(user["team_id"])
-    for auth in body.get("authorizations") or ():
-        if auth.get("team_id"):
+    found = (_id(_map(body.get("team")).get("id")) or _id(body.get("team_id"))
+             or _id(_map(body.get("user")).get("team_id")))
+    if found:
+        return found
+    auths = body.get("authorizations")
+    for auth in auths if isinstance(auths, list) else ():
+        if _id(_map(auth).get("team_id")):
             return str(auth["team_id"])
     return None
 
 
 def enterprise_of(body: Payload) -> str | None:
-    ent = body.get("enterprise")
-    if isinstance(ent, Mapping) and ent.get("id"):
-        return str(ent["id"])
-    value = body.get("enterprise_id")
-    return str(value) if value else None
+    return _id(_map(body.get("enterprise")).get("id")) or _id(body.get("enterprise_id"))
 
 
 def user_of(body: Payload) -> str | None:
     """The acting user of a slash command, a click or an event."""
     user = body.get("user")
     if isinstance(user, Mapping):
-        return str(user["id"]) if user.get("id") else None
-    if body.get("user_id"):
-        return str(body["user_id"])
-    event = body.get("event")
-    if isinstance(event, Mapping) and event.get("user"):
-        return str(event["user"])
-    return None
+        return _id(user.get("id"))
+    return _id(body.get("user_id")) or _id(_map(body.get("event")).get("user"))
 
 
 def channel_of(body: Payload) -> str | None:
     """Where a reply to this payload belongs."""
-    if body.get("channel_id"):
-        return str(body["channel_id"])
-    container = body.get("container")
-    if isinstance(container, Mapping) and container.get("channel_id"):
-        return str(container["channel_id"])
-    channel = body.get("channel")
-    if isinstance(channel, Mapping) and channel.get("id"):
-        return str(channel["id"])
-    event = body.get("event")
-    if isinstance(event, Mapping):
-        item = event.get("item")
-        if isinstance(item, Mapping) and item.get("channel"):
-            return str(item["channel"])
-    return None
+    return (_id(body.get("channel_id")) or _id(_map(body.get("container")).get("channel_id"))
+            or _id(_map(body.get("channel")).get("id"))
+            or _id(_map(_map(body.get("event")).get("item")).get("channel")))
 
 
-def slash_command(body: Payload, tz: str | None) -> Command:
+def slash_command(body: Payload, tz: str | None) -> Command | None:
     """A slash command form. ``trigger_id`` is unique per invocation: the de-duplication key."""
+    trigger, user, channel = (_id(body.get("trigger_id")), _id(body.get("user_id")),
+                              _id(body.get("channel_id")))
+    text = body.get("text")
+    if trigger is None or user is None or channel is None or not isinstance(text, str | None):
+        return None
     return Command(
-        event_id=f"cmd:{body['trigger_id']}",
-        user=User(PLATFORM, str(body["user_id"])),
-        room=_room(str(body["channel_id"])),
-        text=str(body.get("text") or "").strip(),
+        event_id=f"cmd:{trigger}",
+        user=User(PLATFORM, user),
+        room=_room(channel),
+        text=(text or "").strip(),
         seen_by_room=False,
         tz=tz,
     )
@@ -239,21 +253,24 @@ def slash_command(body: Payload, tz: str | None) -> Command:
 def button_click(body: Payload, tz: str | None) -> Command | None:
     """A Sign / Withdraw click. The message it sits on may be ephemeral (then there is no
     ``message`` key); the container always names the channel and message."""
-    action = next((a for a in body.get("actions") or () if a.get("action_id") in ACTIONS), None)
+    actions = body.get("actions")
+    action = next((_map(a) for a in (actions if isinstance(actions, list) else ())
+                   if (_id(_map(a).get("action_id")) or "") in ACTIONS), None)
     channel = channel_of(body)
     user = user_of(body)
     if action is None or channel is None or user is None:
         return None
-    number = str(action.get("value") or "")
-    if not number.isdigit():
+    number = action.get("value")
+    if not isinstance(number, str) or not number.isascii() or not number.isdigit():
         return None
-    container = body.get("container") or {}
-    unique = body.get("trigger_id") or f"{container.get('message_ts')}:{action.get('action_ts')}"
+    container = _map(body.get("container"))
+    unique = _id(body.get("trigger_id")) or (
+        f"{container.get('message_ts')}:{action.get('action_ts')}")
     return Command(
         event_id=f"act:{unique}",
         user=User(PLATFORM, user),
         room=_room(channel),
-        text=f"{ACTIONS[action['action_id']]} L{number}",
+        text=f"{ACTIONS[action['action_id']]} L{int(number)}",
         seen_by_room=False,
         tz=tz,
     )
@@ -262,16 +279,21 @@ def button_click(body: Payload, tz: str | None) -> Command | None:
 def reaction(body: Payload, sign_emoji: str) -> Reaction | None:
     """``reaction_added`` / ``reaction_removed``: the target is ``event.item``; only
     reactions on messages matter. Redeliveries keep ``event_id``, which the core dedups on."""
-    event = body.get("event") or {}
-    item = event.get("item") or {}
-    added = REACTIONS.get(str(event.get("type")))
-    if added is None or item.get("type") != "message" or not event.get("user"):
+    event = _map(body.get("event"))
+    item = _map(event.get("item"))
+    kind = event.get("type")
+    added = REACTIONS.get(kind) if isinstance(kind, str) else None
+    event_id, user = _id(body.get("event_id")), _id(event.get("user"))
+    channel, ts = _id(item.get("channel")), _id(item.get("ts"))
+    name = event.get("reaction")
+    if (added is None or item.get("type") != "message" or not isinstance(name, str)
+            or event_id is None or user is None or channel is None or ts is None):
         return None
     return Reaction(
-        event_id=str(body["event_id"]),
-        user=User(PLATFORM, str(event["user"])),
-        room=_room(str(item["channel"])),
-        message_ref=str(item["ts"]),
-        emoji=reaction_emoji(str(event.get("reaction", "")), sign_emoji),
+        event_id=event_id,
+        user=User(PLATFORM, user),
+        room=_room(channel),
+        message_ref=ts,
+        emoji=reaction_emoji(name, sign_emoji),
         added=added,
     )

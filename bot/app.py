@@ -20,11 +20,16 @@ from adapters.base import Adapter
 from bot.config import Config
 from bot.core import Core, utc_now
 from bot.events import Command, Event, Post, Private, Reaction, Reply
+from bot.keys import DatabaseLock, open_store
 from bot.scheduler import Scheduler
-from bot.seal import Sealer, load_key
-from bot.store import Store
+from bot.store import Store, storage_fault
 
 log = logging.getLogger("undersign")
+
+STORAGE_FAULT_ANSWER = (
+    "I cannot save anything right now: my database is read-only or full. Nothing was "
+    "changed, so please try again later. Reading still works: status, list, help, privacy."
+)
 
 
 class App:
@@ -35,6 +40,7 @@ class App:
         self._store: Store | None = None
         self._core: Core | None = None
         self._scheduler: Scheduler | None = None
+        self._lock: DatabaseLock | None = None
         self.stopping = asyncio.Event()
 
     @property
@@ -55,7 +61,13 @@ class App:
     async def open(self) -> None:
         path = self.config.database_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._store = await Store.open(path, Sealer(load_key(path)))
+        self._lock = DatabaseLock(path)
+        self._lock.acquire(exclusive=False)
+        try:
+            self._store = await open_store(path)
+        except BaseException:
+            self._lock.release()
+            raise
         self._core = Core(self.config, self._store, self.clock)
         self._scheduler = Scheduler(self.config, self._store, self.handle, self.clock)
 
@@ -82,12 +94,16 @@ class App:
     async def handle(self, event: Event) -> None:
         try:
             outcome = await self.core.dispatch(event)
-        except Exception:
-            log.exception("an event of kind %s could not be handled", type(event).__name__)
+        except Exception as exc:
+            if storage_fault(exc):
+                log.error("the database refuses writes (%s); an event of kind %s was not "
+                          "handled", exc, type(event).__name__)
+                answer = STORAGE_FAULT_ANSWER
+            else:
+                log.exception("an event of kind %s could not be handled", type(event).__name__)
+                answer = "Something went wrong on my side; nothing was changed. Please try again."
             if isinstance(event, Command | Reaction):
-                await self.deliver([Private(event.user, (
-                    "Something went wrong on my side; nothing was changed. Please try again.",
-                ), event.room)])
+                await self.deliver([Private(event.user, (answer,), event.room)])
             return
         if outcome.erased:
             await self.store.checkpoint()
@@ -145,3 +161,6 @@ class App:
         if self._store is not None:
             await self._store.close()
             self._store = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

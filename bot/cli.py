@@ -40,6 +40,11 @@ def _parser() -> argparse.ArgumentParser:
     manifest.add_argument("--config", type=Path, help="use this config's command name and mode")
     purge = sub.add_parser("purge", help="apply retention now")
     purge.add_argument("--config", type=Path)
+    rotate = sub.add_parser(
+        "rotate-key",
+        help="re-seal every identity under a new key (UNDERSIGN_NEW_DB_KEY, or a new one); "
+             "stop the bot first")
+    rotate.add_argument("--config", type=Path)
     return parser
 
 
@@ -87,10 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     from bot.app import App
     from bot.seal import KeyError_
 
-    config = _load(args.config)
+    config = _load(args.config, check_secrets=args.cmd == "run")
     try:
         if args.cmd == "purge":
             return asyncio.run(_purge(config))
+        if args.cmd == "rotate-key":
+            from bot.keys import rotate_key
+
+            asyncio.run(rotate_key(config.database_path, sys.stdout))
+            return 0
         asyncio.run(App(config).run())
     except KeyError_ as err:
         print(f"undersign: {err}", file=sys.stderr)

@@ -7,6 +7,7 @@ refused command is undone alone (a savepoint) and answered privately with its us
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,14 +18,15 @@ import commands.privacy
 import commands.schedule
 import commands.signing
 from bot.config import Config
-from bot.events import Command, Due, Event, Private, Reaction, Reply, Room, User
+from bot.events import Command, Due, Event, Private, Reaction, Reply, Room, Said, User
 from bot.limits import RateLimits
-from bot.store import Store, Tx
+from bot.store import Store, Tx, storage_fault
 from commands import render
 from commands.base import REGISTRY, Context
 from commands.parser import Token, UsageError, letter_id, reminder_id, shorten, tokenize
 
 SYSTEM = User("undersign", "scheduler")
+log = logging.getLogger("undersign.core")
 
 
 def utc_now() -> datetime:
@@ -51,6 +53,28 @@ class Core:
                        tz=tz or self.config.bot.timezone)
 
     async def dispatch(self, event: Event) -> Outcome:
+        try:
+            return await self._dispatch(event)
+        except Exception as exc:
+            if not (storage_fault(exc) and isinstance(event, Command)
+                    and self._reads_only(event.text)):
+                raise
+            log.warning("the database refuses writes (%s); a read is answered without "
+                        "recording its event", type(exc).__name__)
+        async with self.store.reading() as tx:
+            ctx = self._context(tx, event.user, event.room, event.tz)
+            ctx.seen_by_room = event.seen_by_room
+            ctx.message_ref = event.message_ref
+            await self._command(ctx, event.text)
+            return Outcome(ctx.replies)
+
+    @staticmethod
+    def _reads_only(text: str) -> bool:
+        words = text.split(maxsplit=1) or ["help"]
+        spec = REGISTRY.get(words[0].lower())
+        return spec is not None and spec.reads_only
+
+    async def _dispatch(self, event: Event) -> Outcome:
         async with self.store.transaction() as tx:
             if not await tx.first_sighting(event.event_id, self.clock()):
                 return Outcome()
@@ -94,7 +118,8 @@ class Core:
                 f"Usage: {prefix} {spec.usage}" if spec is not None
                 else f"Type {prefix} help for the list of commands."
             )
-            ctx.replies = [Private(ctx.user, (f"{err.problem}\n{usage}",), ctx.room)]
+            # A problem may quote what the user typed: it is rendered as user text.
+            ctx.replies = [Private(ctx.user, (Said(err.problem), f"\n{usage}"), ctx.room)]
             ctx.erased = False
 
     async def _resolve_letter(self, ctx: Context, token: Token | None, role: str) -> None:
@@ -103,9 +128,7 @@ class Core:
         if letter is None:
             raise UsageError(f"There is no letter L{number}.")
         ctx.letter = letter
-        ctx.is_organizer = await ctx.tx.is_organizer(letter.id, ctx.user) or ctx.is_admin
-        if role == "organizer" and not ctx.is_organizer:
-            raise UsageError(f"Only the organizers of {letter.ref} can do that.")
+        await self._authorize(ctx, letter.id, role)
 
     async def _resolve_reminder(self, ctx: Context, token: Token | None, role: str) -> None:
         """An R<n> argument: its letter decides who may act on it."""
@@ -114,9 +137,14 @@ class Core:
         if reminder is None:
             raise UsageError(f"There is no review or reminder R{number}.")
         ctx.reminder = reminder
-        ctx.is_organizer = await ctx.tx.is_organizer(reminder.letter_id, ctx.user) or ctx.is_admin
+        await self._authorize(ctx, reminder.letter_id, role)
+
+    @staticmethod
+    async def _authorize(ctx: Context, letter_id: int, role: str) -> None:
+        """The one place where a command's declared role is enforced."""
+        ctx.is_organizer = await ctx.tx.is_organizer(letter_id, ctx.user) or ctx.is_admin
         if role == "organizer" and not ctx.is_organizer:
-            raise UsageError(f"Only the organizers of L{reminder.letter_id} can do that.")
+            raise UsageError(f"Only the organizers of L{letter_id} can do that.")
 
     async def _due(self, ctx: Context, event: Due) -> None:
         """The scheduler's events: ``refresh-counts``, ``schedule:<id>``, ``deadline:<id>``."""

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 KEY_ENV = "UNDERSIGN_DB_KEY"
+NEW_KEY_ENV = "UNDERSIGN_NEW_DB_KEY"
 _NONCE = 12
 
 
@@ -54,7 +55,8 @@ class Sealer:
         return self.index("undersign key check").hex()
 
 
-def _decode(text: str) -> bytes:
+def decode_key(text: str, name: str = KEY_ENV) -> bytes:
+    """A key as written in the environment or a key file: URL-safe base64, >= 32 bytes."""
     text = text.strip()
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -63,31 +65,59 @@ def _decode(text: str) -> bytes:
     except (ValueError, TypeError):
         pass
     raise KeyError_(
-        f"{KEY_ENV} must be at least 32 random bytes in base64 "
+        f"{name} must be at least 32 random bytes in base64 "
         "(make one with: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
     )
+
+
+def encode_key(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).decode("ascii")
+
+
+def new_key() -> bytes:
+    return os.urandom(32)
 
 
 def key_file_for(database: Path) -> Path:
     return database.with_name(database.name + ".key")
 
 
-def load_key(database: Path) -> bytes:
-    """The master key: from UNDERSIGN_DB_KEY, else from a key file beside the database,
-    made on first run with mode 0600. A key file readable by others is refused."""
-    env = os.environ.get(KEY_ENV, "").strip()
-    if env:
-        return _decode(env)
-    path = key_file_for(database)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(base64.urlsafe_b64encode(os.urandom(32)).decode("ascii") + "\n")
+def pending_key_file_for(database: Path) -> Path:
+    """Where ``rotate-key`` writes the new key before the database is re-sealed under it."""
+    return database.with_name(database.name + ".key.new")
+
+
+def write_key_file(path: Path, key: bytes) -> None:
+    """Create ``path`` with mode 0600 (never wider, whatever the umask) and sync it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(encode_key(key) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_key_file(path: Path) -> bytes:
+    """A key file's key; refused when the file is readable by anyone but its owner."""
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise KeyError_(
             f"key file {path.name} is readable by others (mode {mode:o}); "
             f"run: chmod 600 {path.name}"
         )
-    return _decode(path.read_text(encoding="ascii"))
+    return decode_key(path.read_text(encoding="ascii"), f"key file {path.name}")
+
+
+def key_from_env() -> bool:
+    return bool(os.environ.get(KEY_ENV, "").strip())
+
+
+def load_key(database: Path) -> bytes:
+    """The master key: from UNDERSIGN_DB_KEY, else from a key file beside the database,
+    made on first run with mode 0600. A key file readable by others is refused."""
+    if key_from_env():
+        return decode_key(os.environ[KEY_ENV])
+    path = key_file_for(database)
+    if not path.exists():
+        write_key_file(path, new_key())
+    return read_key_file(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,6 +34,17 @@ def utc_iso_exact(moment: datetime) -> str:
 
 def from_iso(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+# SQLite's primary result codes for a store that cannot take writes: read-only file or
+# connection, disk (or max_page_count) full, an I/O error.
+_STORAGE_FAULTS = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}
+
+
+def storage_fault(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot be written now (not a bug in a query)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in _STORAGE_FAULTS
 
 
 # --- migrations -------------------------------------------------------------------------
@@ -125,7 +137,16 @@ async def _m2_schedules(db: aiosqlite.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_m1_letters_and_signatures, _m2_schedules]
+async def _m3_sealed_reaction_refs(db: aiosqlite.Connection) -> None:
+    """Keep each signing reaction's id sealed beside its blind index. An HMAC cannot be
+    recomputed under a new key from itself; with the sealed id, ``rotate-key`` can.
+    Rows signed before this migration keep only the index (rotation drops it: a later
+    redaction of such a reaction then withdraws nothing, ``unsign`` still does)."""
+    await db.execute("ALTER TABLE signatures ADD COLUMN reaction_sealed BLOB")
+
+
+MIGRATIONS: list[Migration] = [_m1_letters_and_signatures, _m2_schedules,
+                               _m3_sealed_reaction_refs]
 
 
 # --- rows -------------------------------------------------------------------------------
@@ -218,6 +239,17 @@ class Signature:
     signed_at: datetime
 
 
+@dataclass(frozen=True)
+class Resealed:
+    """What a key rotation re-encrypted (identities, reaction ids) or had to drop
+    (reaction indexes without a sealed id, de-duplication records)."""
+
+    identities: int
+    reactions: int
+    reactions_dropped: int
+    events_dropped: int
+
+
 def _user_from_key(key: str) -> User:
     platform, _, ident = key.partition(":")
     return User(platform, ident)
@@ -256,8 +288,12 @@ class Tx:
         try:
             yield
         except BaseException:
-            await self.db.execute("ROLLBACK TO step")
-            await self.db.execute("RELEASE step")
+            # A full disk or an I/O error may have rolled the whole transaction back
+            # already; then there is no savepoint left to return to, and the first error
+            # is the one to report.
+            if self.db.in_transaction:
+                await self.db.execute("ROLLBACK TO step")
+                await self.db.execute("RELEASE step")
             raise
         await self.db.execute("RELEASE step")
 
@@ -474,9 +510,8 @@ class Tx:
         by_reaction: bool = False,
     ) -> bool:
         changed = await self._run(
-            "INSERT OR IGNORE INTO signatures"
-            " (letter_id, who_index, who_sealed, signed_at, by_reaction, reaction_index)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO signatures (letter_id, who_index, who_sealed, signed_at,"
+            " by_reaction, reaction_index, reaction_sealed) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 letter_id,
                 self.sealer.index(user.key),
@@ -484,6 +519,7 @@ class Tx:
                 utc_iso(now),
                 int(by_reaction),
                 self.sealer.index("reaction:" + reaction_ref) if reaction_ref else None,
+                self.sealer.seal(reaction_ref) if reaction_ref else None,
             ),
         )
         return changed == 1
@@ -547,6 +583,40 @@ class Tx:
         return await self._run(
             "DELETE FROM signatures WHERE who_index = ?", (self.sealer.index(user.key),)
         )
+
+    # key rotation
+
+    async def reseal(self, new: Sealer) -> Resealed:
+        """Re-encrypt every sealed identity and recompute every blind index under ``new``,
+        and store its key check. De-duplication records are HMACs of event ids that are
+        not kept, so they cannot be recomputed: they are dropped (see SECURITY.md)."""
+        people = 0
+        for table in ("organizers", "signatures"):
+            for row in await self._all(f"SELECT rowid, who_sealed FROM {table}"):
+                who = self.sealer.open(row["who_sealed"])
+                await self._run(
+                    f"UPDATE {table} SET who_index = ?, who_sealed = ? WHERE rowid = ?",
+                    (new.index(who), new.seal(who), row["rowid"]),
+                )
+                people += 1
+        reactions = 0
+        for row in await self._all(
+            "SELECT rowid, reaction_sealed FROM signatures WHERE reaction_sealed IS NOT NULL"
+        ):
+            ref = self.sealer.open(row["reaction_sealed"])
+            await self._run(
+                "UPDATE signatures SET reaction_index = ?, reaction_sealed = ? WHERE rowid = ?",
+                (new.index("reaction:" + ref), new.seal(ref), row["rowid"]),
+            )
+            reactions += 1
+        unknown = await self._run(
+            "UPDATE signatures SET reaction_index = NULL"
+            " WHERE reaction_index IS NOT NULL AND reaction_sealed IS NULL"
+        )
+        events = await self._run("DELETE FROM seen_events")
+        await self.set_meta("key_check", new.check_value())
+        self.sealer = new
+        return Resealed(people, reactions, unknown, events)
 
     # small named values (adapters' positions)
 
@@ -625,9 +695,30 @@ class Store:
             try:
                 yield Tx(self._db, self.sealer)
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                if self._db.in_transaction:  # SQLite may have rolled back already (disk full)
+                    await self._db.execute("ROLLBACK")
                 raise
             await self._db.execute("COMMIT")
+
+    @contextlib.asynccontextmanager
+    async def reading(self) -> AsyncIterator[Tx]:
+        """A transaction that only reads and is always rolled back, for answering reads
+        while the database refuses writes. ``query_only`` makes any write in it fail
+        loudly instead of being confirmed and then silently undone."""
+        async with self._lock:
+            async with self._db.execute("PRAGMA query_only") as cur:
+                row = await cur.fetchone()
+            was = int(row[0]) if row else 0
+            await self._db.execute("PRAGMA query_only = 1")
+            try:
+                await self._db.execute("BEGIN")
+                try:
+                    yield Tx(self._db, self.sealer)
+                finally:
+                    if self._db.in_transaction:
+                        await self._db.execute("ROLLBACK")
+            finally:
+                await self._db.execute(f"PRAGMA query_only = {was}")
 
     async def checkpoint(self) -> None:
         """Fold the WAL into the main file and truncate it, so erased bytes do not linger."""
@@ -642,6 +733,15 @@ class Store:
     async def set_state(self, key: str, value: str) -> None:
         async with self.transaction() as tx:
             await tx.set_meta("state:" + key, value)
+
+    async def rotate(self, new: Sealer) -> Resealed:
+        """Re-seal everything under ``new`` in one transaction, then fold the WAL so that
+        no page sealed under the old key lingers in it."""
+        async with self.transaction() as tx:
+            done = await tx.reseal(new)
+        self.sealer = new
+        await self.checkpoint()
+        return done
 
     async def purge(self, now: datetime, retention_days: int) -> tuple[int, int]:
         """Apply retention: closed letters (with all tied to them) after ``retention_days``,

@@ -87,6 +87,7 @@ class Spec:
     run: Run
     takes_letter: bool
     takes_reminder: bool = False
+    reads_only: bool = False  # changes nothing: may still answer while the store refuses writes
 
 
 REGISTRY: dict[str, Spec] = {}
@@ -94,17 +95,18 @@ REGISTRY: dict[str, Spec] = {}
 
 def command(
     name: str, usage: str, summary: str, *, role: Role = "anyone", takes_letter: bool = False,
-    takes_reminder: bool = False,
+    takes_reminder: bool = False, reads_only: bool = False,
 ) -> Callable[[Run], Run]:
     """Declare a subcommand. With ``takes_letter`` the first argument is a letter id that the
     dispatcher resolves; ``role="organizer"`` implies it and is enforced there. With
     ``takes_reminder`` the first argument is an R<n> id instead, and the role is checked
-    against the letter that review or reminder belongs to."""
+    against the letter that review or reminder belongs to. ``reads_only`` declares that the
+    command changes nothing, so it is answered even while the database refuses writes."""
 
     def register(run: Run) -> Run:
         REGISTRY[name] = Spec(name, usage, summary, role, run,
                               not takes_reminder and (takes_letter or role == "organizer"),
-                              takes_reminder)
+                              takes_reminder, reads_only)
         return run
 
     return register

@@ -11,7 +11,7 @@ ORDER = ["new", "sign", "unsign", "status", "list", "signers", "review", "remind
          "cancel", "organizer", "announce", "close", "export", "forget-me", "privacy", "help"]
 
 
-@command("help", "help [SUB]", "this list, or how to use one subcommand")
+@command("help", "help [SUB]", "this list, or how to use one subcommand", reads_only=True)
 async def help_(ctx: Context, args: list[Token]) -> None:
     prefix = render.prefix(ctx.config, ctx.user.platform)
     if args:

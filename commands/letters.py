@@ -7,7 +7,7 @@ import io
 import re
 
 from bot.events import Attachment, Person, Said, Segment, Strong, User
-from bot.store import Letter, utc_iso
+from bot.store import Letter, Signature, utc_iso
 from bot.timeparse import TimeError, parse_when
 from commands import render
 from commands.base import Context, command
@@ -79,7 +79,7 @@ async def new(ctx: Context, args: list[Token]) -> None:
 
 
 @command("status", "status L<n>", "a letter's title, link, state, deadline and count",
-         takes_letter=True)
+         takes_letter=True, reads_only=True)
 async def status(ctx: Context, args: list[Token]) -> None:
     no_more(args)
     letter = ctx.the_letter()
@@ -98,7 +98,7 @@ async def status(ctx: Context, args: list[Token]) -> None:
     ctx.tell(*body)
 
 
-@command("list", "list", "open letters announced in this room")
+@command("list", "list", "open letters announced in this room", reads_only=True)
 async def list_letters(ctx: Context, args: list[Token]) -> None:
     no_more(args)
     assert ctx.room is not None
@@ -127,17 +127,23 @@ def _sealed_shut(letter: Letter, count: int) -> bool:
     return letter.visibility == "sealed" and count < (letter.threshold or 0)
 
 
-@command("signers", "signers L<n>", "who signed, privately", role="organizer")
+async def _names(ctx: Context, letter: Letter) -> list[Signature]:
+    """The signatures an organizer may see: none of a sealed letter below its threshold."""
+    found = await ctx.tx.signatures(letter.id)
+    if _sealed_shut(letter, len(found)):
+        raise UsageError(
+            f"{letter.ref} is sealed: no name is shown to anyone, organizers included, until "
+            f"{letter.threshold} have signed. It has {render.exact_count(len(found))} so far."
+        )
+    return found
+
+
+@command("signers", "signers L<n>", "who signed, privately", role="organizer",
+         reads_only=True)
 async def signers(ctx: Context, args: list[Token]) -> None:
     no_more(args)
     letter = ctx.the_letter()
-    found = await ctx.tx.signatures(letter.id)
-    if _sealed_shut(letter, len(found)):
-        ctx.tell(
-            f"{letter.ref} is sealed: no name is shown to anyone until {letter.threshold} "
-            f"have signed. It has {render.exact_count(len(found))} so far."
-        )
-        return
+    found = await _names(ctx, letter)
     if not found:
         ctx.tell(f"Nobody has signed {letter.ref} yet.")
         return
@@ -220,6 +226,7 @@ async def finish(ctx: Context, letter: Letter) -> None:
     days = ctx.config.bot.retention_days
     if _sealed_shut(letter, len(found)):
         await ctx.tx.destroy_signatures(letter.id)
+        ctx.erased = True
         report: list[Segment] = [
             f"{letter.ref} ", Said(letter.title), f" closed with {render.exact_count(len(found))}, "
             f"below its threshold of {letter.threshold}: the list was destroyed unseen."
@@ -241,15 +248,12 @@ async def finish(ctx: Context, letter: Letter) -> None:
     await ctx.update_announcements(letter)
 
 
-@command("export", "export L<n>", "a CSV of signers and times, privately", role="organizer")
+@command("export", "export L<n>", "a CSV of signers and times, privately", role="organizer",
+         reads_only=True)
 async def export(ctx: Context, args: list[Token]) -> None:
     no_more(args)
     letter = ctx.the_letter()
-    found = await ctx.tx.signatures(letter.id)
-    if _sealed_shut(letter, len(found)):
-        raise UsageError(
-            f"{letter.ref} is sealed until {letter.threshold} have signed; nothing can be exported."
-        )
+    found = await _names(ctx, letter)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["signer", "signed_at"])

@@ -9,10 +9,12 @@ from commands.parser import Token, no_more
 STORED = (
     "What Undersign stores: letters (title, link, deadline, visibility, state, where they "
     "were announced); who organizes and who signed, as platform user ids encrypted at rest "
-    "(a copied database file names nobody); when each signature was made; scheduled reviews "
-    "and reminders; recent event ids for 48 hours to avoid double counting. No message "
-    "content, no display names, no member lists, no reaction history. Closed letters are "
-    "purged {days} days after closing; forget-me erases all your signatures at once."
+    "(a copied database file names nobody), with the id of a reaction that signed, "
+    "encrypted too; when each signature was made; scheduled reviews and reminders; recent "
+    "event ids for 48 hours to avoid double counting. No message content, no display "
+    "names, no member lists, no reaction history, and the logs name nobody. Closed letters "
+    "are purged {days} days after closing; unsign and forget-me (all your signatures at "
+    "once) erase at once, leaving no trace in the database files."
 )
 
 PLATFORM = {
@@ -54,7 +56,8 @@ def privacy_text(ctx: Context) -> str:
     return "\n".join(parts)
 
 
-@command("privacy", "privacy", "what is stored, who can see what, the safest way to sign")
+@command("privacy", "privacy", "what is stored, who can see what, the safest way to sign",
+         reads_only=True)
 async def privacy(ctx: Context, args: list[Token]) -> None:
     no_more(args)
     ctx.tell(privacy_text(ctx))

@@ -143,7 +143,8 @@ def _audience_words(audience: str) -> str:
             "organizers": "to each organizer privately"}[audience]
 
 
-@command("reminders", "reminders [L<n>]", "scheduled reviews and reminders, with ids")
+@command("reminders", "reminders [L<n>]", "scheduled reviews and reminders, with ids",
+         reads_only=True)
 async def reminders(ctx: Context, args: list[Token]) -> None:
     if args:
         number = letter_id(args[0])

@@ -87,6 +87,7 @@ async def _withdraw(ctx: Context, letter: Letter, *, quiet: bool) -> None:
         if not quiet:
             ctx.tell(f"You have not signed {letter.ref}.")
         return
+    ctx.erased = True  # "nothing of your signature is kept": not in the WAL either
     ctx.tell(f"You withdrew from {letter.ref} ", Said(letter.title),
              ". Nothing of your signature is kept.")
     if letter.visibility == "public":

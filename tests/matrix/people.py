@@ -35,6 +35,9 @@ MEGOLM = {
 class RateLimited(AssertionError):
     """A 429 reached a test client: the homeserver config is not doing its job."""
 
+def content(src: dict[str, Any]) -> dict[str, Any]:
+    return dict(src.get("content") or {})
+
 
 def check(resp: Any, what: str) -> Any:
     if isinstance(resp, ErrorResponse):
@@ -136,6 +139,17 @@ class Person:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(left):
                         await self._changed.wait()
+
+    async def joined(self, user_id: str, room_id: str | None = None) -> None:
+        """Wait until ``user_id`` has joined ``room_id`` (any room when None)."""
+        await self.wait_for(
+            lambda s: (
+                (room_id is None or s["room_id"] == room_id)
+                and s.get("state_key") == user_id
+                and content(s).get("membership") == "join"
+            ),
+            what="join",
+        )
 
     async def notices(self, room_id: str, within: float = 10) -> dict[str, Any]:
         """The next bot notice in a room not returned before."""

@@ -6,14 +6,13 @@ from typing import Any
 
 import pytest
 from conftest import BotFactory, PersonFactory
+from people import content
 
 from bot.events import Command, Post, Reaction, Room, Said, Strong
 
 pytestmark = pytest.mark.matrix
 
 
-def content(src: dict[str, Any]) -> dict[str, Any]:
-    return dict(src.get("content") or {})
 
 
 def is_command(text: str) -> Any:
@@ -25,10 +24,7 @@ async def test_an_invited_bot_joins_and_a_prefixed_message_becomes_a_command(
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id])
-    await alice.wait_for(
-        lambda s: s.get("state_key") == bot.id and content(s).get("membership") == "join",
-        what="bot join",
-    )
+    await alice.joined(bot.id)
     event_id = await alice.say(room, "!undersign   sign L1  ")
     cmd = await bot.wait_for(is_command("sign L1"))
     assert isinstance(cmd, Command)
@@ -62,10 +58,7 @@ async def test_history_from_before_the_bot_joined_is_not_a_command(
     room = await alice.create_room([])
     await alice.say(room, "!undersign old")
     await alice.client.room_invite(room, bot.id)
-    await alice.wait_for(
-        lambda s: s.get("state_key") == bot.id and content(s).get("membership") == "join",
-        what="bot join",
-    )
+    await alice.joined(bot.id)
     await alice.say(room, "!undersign new")
     await bot.wait_for(is_command("new"))
     assert not [e for e in bot.events if isinstance(e, Command) and e.text == "old"]
@@ -76,10 +69,7 @@ async def test_edits_notices_and_other_prefixes_are_never_commands(
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id])
-    await alice.wait_for(
-        lambda s: s.get("state_key") == bot.id and content(s).get("membership") == "join",
-        what="bot join",
-    )
+    await alice.joined(bot.id)
     original = await alice.say(room, "!undersign help")
     new = {"msgtype": "m.text", "body": "!undersign sign L9"}
     await alice.say(
@@ -126,10 +116,7 @@ async def test_replies_are_html_notices_where_user_text_cannot_ping_or_inject(
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id])
-    await alice.wait_for(
-        lambda s: s.get("state_key") == bot.id and content(s).get("membership") == "join",
-        what="bot join",
-    )
+    await alice.joined(bot.id)
     assert bot.adapter is not None
     title = Said('@room <img src=x onerror="alert(1)"> & you')
     ref = await bot.adapter.send(
@@ -150,10 +137,7 @@ async def test_reactions_and_their_redaction_reach_the_core(
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id])
-    await alice.wait_for(
-        lambda s: s.get("state_key") == bot.id and content(s).get("membership") == "join",
-        what="bot join",
-    )
+    await alice.joined(bot.id)
     assert bot.adapter is not None
     announcement = await bot.adapter.send(Post(Room("matrix", room), ("Sign L1 with ✍️",)))
     assert announcement

@@ -8,26 +8,17 @@ from urllib.parse import quote
 
 import pytest
 from conftest import Bot, BotFactory, PersonFactory
-from people import Person
+from people import Person, content
 
 from bot.events import Attachment, Command, Edit, Post, Private, Redact, Room, Said, User
 
 pytestmark = pytest.mark.matrix
 
 
-def content(src: dict[str, Any]) -> dict[str, Any]:
-    return dict(src.get("content") or {})
 
 
 async def joined(person: Person, bot: Bot, room: str) -> None:
-    await person.wait_for(
-        lambda s: (
-            s["room_id"] == room
-            and s.get("state_key") == bot.id
-            and content(s).get("membership") == "join"
-        ),
-        what="bot join",
-    )
+    await person.joined(bot.id, room)
 
 
 async def bot_m_direct(person: Person, bot: Bot) -> dict[str, Any]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from people import Person
+from people import Person, content
 from synapse import Synapse
 
 from bot.app import App
@@ -17,8 +18,6 @@ from bot.config import BotConfig, Config, MatrixConfig
 pytestmark = pytest.mark.matrix
 
 
-def content(src: dict[str, Any]) -> dict[str, Any]:
-    return dict(src.get("content") or {})
 
 
 class Undersign:
@@ -58,14 +57,7 @@ async def undersign(
 
 
 async def joined(person: Person, bot_id: str, room: str) -> None:
-    await person.wait_for(
-        lambda s: (
-            s["room_id"] == room
-            and s.get("state_key") == bot_id
-            and content(s).get("membership") == "join"
-        ),
-        what="bot join",
-    )
+    await person.joined(bot_id, room)
 
 
 def body_has(text: str, room: str | None = None, *, not_in: str | None = None) -> Any:
@@ -167,3 +159,37 @@ async def test_the_database_file_names_no_matrix_user_id(undersign: Undersign, p
     for user_id in (alice.id, undersign.id):
         for needle in (user_id, user_id.split(":")[0]):
             assert needle.encode() not in raw, f"{needle} in {[p.name for p in files]}"
+
+
+async def test_logs_name_nobody_in_a_matrix_scenario_even_at_debug(
+    undersign: Undersign, people: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As `undersign run --debug` logs: libraries at INFO, Undersign's own loggers at DEBUG."""
+    caplog.set_level(logging.INFO)
+    for ours in ("undersign", "bot", "adapters", "commands"):
+        caplog.set_level(logging.DEBUG, logger=ours)
+    alice: Person = await people("alice", e2ee=True)
+    bob: Person = await people("bob", e2ee=True)
+    room = await alice.create_room([undersign.id, bob.id], bot_power=50)
+    await joined(alice, undersign.id, room)
+    post, letter = await announce(
+        alice, room, '!undersign new "Secret Title Mq" link https://example.org/hidden-mq '
+        "visibility public")
+    reaction = await bob.react(room, post, "✍️")
+    await bob.wait_for(body_has(f"You signed {letter}", not_in=room), within=15, what="signed")
+    await bob.redact(room, reaction)
+    await alice.wait_for(body_has("So far: 0 signatures", room), what="withdrawn")
+    await alice.say(room, f'!undersign remind {letter} in 2 hours "Reminder text Mq"')
+    await alice.say(room, f"!undersign review {letter} in 3 days note 'Review note Mq'")
+    await alice.say(room, f"!undersign signers {letter}")
+    await alice.say(room, "!undersign sign L99")
+    await alice.say(room, f"!undersign close {letter}")
+    await alice.wait_for(body_has("closed", not_in=room), within=15, what="final list")
+    assert caplog.records, "the scenario logged something"
+    secrets = ["Secret Title Mq", "hidden-mq", "Reminder text Mq", "Review note Mq", room]
+    for person in (alice, bob):
+        secrets += [person.id, person.id.split(":")[0]]
+    for record in caplog.records:
+        logged = record.getMessage() + (record.exc_text or "")
+        for secret in secrets:
+            assert secret not in logged, f"{secret!r} logged by {record.name}: {logged}"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 import pytest
 from aiohttp import web
 from conftest import BotFactory, MemoryState, PersonFactory
+from people import content
 from synapse import Synapse
 
 from adapters.matrix import SYNC_POSITION, MatrixAdapter
@@ -18,8 +18,6 @@ from bot.events import Command, Event, Post, Room
 pytestmark = pytest.mark.matrix
 
 
-def content(src: dict[str, Any]) -> dict[str, Any]:
-    return dict(src.get("content") or {})
 
 
 def texts(events: list[Event]) -> list[str]:
@@ -31,10 +29,7 @@ async def test_a_restarted_bot_neither_replays_nor_misses_commands(
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id], encrypted=True)
-    await alice.wait_for(
-        lambda s: s.get("state_key") == bot.id and content(s).get("membership") == "join",
-        what="bot join",
-    )
+    await alice.joined(bot.id)
     await alice.say(room, "!undersign before")
     await bot.wait_for(lambda e: isinstance(e, Command) and e.text == "before")
     await bot.stop()
@@ -51,10 +46,7 @@ async def test_the_first_start_ignores_what_was_said_before_it(
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id])
-    await alice.wait_for(
-        lambda s: s.get("state_key") == bot.id and content(s).get("membership") == "join",
-        what="bot join",
-    )
+    await alice.joined(bot.id)
     await bot.stop()
     await alice.say(room, "!undersign said before the first start")
     bot.state.values.clear()  # a fresh database: this is a first start
@@ -69,10 +61,7 @@ async def test_the_bot_survives_the_homeserver_restarting_under_it(
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id])
-    await alice.wait_for(
-        lambda s: s.get("state_key") == bot.id and content(s).get("membership") == "join",
-        what="bot join",
-    )
+    await alice.joined(bot.id)
     await asyncio.to_thread(synapse.restart)
     await alice.say(room, "!undersign after the outage")
     cmd = await bot.wait_for(

@@ -124,6 +124,21 @@ async def post_signed(
     timestamp: int | None = None,
     retry: int | None = None,
 ) -> tuple[int, str]:
+    assert adapter.http_port is not None
+    return await post_signed_to(adapter.http_port, body, content_type, secret=secret,
+                                timestamp=timestamp, retry=retry)
+
+
+async def post_signed_to(
+    port: int,
+    body: str,
+    content_type: str,
+    *,
+    secret: str = SECRET,
+    timestamp: int | None = None,
+    retry: int | None = None,
+) -> tuple[int, str]:
+    """A signed request to the Slack adapter listening on ``port`` (in this process or not)."""
     ts = int(time.time()) if timestamp is None else timestamp
     headers = {
         "Content-Type": content_type,
@@ -133,7 +148,7 @@ async def post_signed(
     if retry is not None:
         headers["X-Slack-Retry-Num"] = str(retry)
         headers["X-Slack-Retry-Reason"] = "http_timeout"
-    url = f"http://127.0.0.1:{adapter.http_port}/slack/events"
+    url = f"http://127.0.0.1:{port}/slack/events"
     timeout = aiohttp.ClientTimeout(total=5)
     async with (
         aiohttp.ClientSession(timeout=timeout) as session,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 
 import pytest
@@ -79,7 +80,7 @@ async def test_a_hostile_title_cannot_ping_or_link(
     for text in (call.text, call.blocks[0]["text"]["text"]):
         assert "<" not in text and ">" not in text
         assert "&lt;!channel&gt; &lt;!here&gt; &lt;@U0BOSS0001&gt;" in text
-        assert "&amp; *bold*" in text
+        assert "&amp; \u200b*\u200bbold\u200b*\u200b" in text, "no bold from user text"
 
 
 def test_links_and_people_render_as_slack_markup() -> None:
@@ -93,8 +94,11 @@ def test_links_and_people_render_as_slack_markup() -> None:
 def test_said_text_never_forms_slack_markup(text: str) -> None:
     out = render((Said(text),))
     assert "<" not in out and ">" not in out
-    assert out.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == text
-    assert escape(text) == out
+    assert re.search(r"(?<!\u200b)[*_~`]|[*_~`](?!\u200b)", out) is None, "formatting escaped"
+    shown = out.replace("\u200b", "")
+    assert shown.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&") == (
+        text.replace("\u200b", ""))
+    assert escape(text.replace("\u200b", "")) == shown.replace("\u200b", "")
 
 
 @pytest.mark.parametrize(
