@@ -12,8 +12,8 @@ import pytest
 
 from adapters import slack_translate
 from adapters.console import ConsoleAdapter
-from adapters.matrix import notice
-from adapters.matrix import render as matrix_render
+from adapters.matrix_translate import notice
+from adapters.matrix_translate import render as matrix_render
 from bot.events import Edit, Link, Person, Post, Private, Reply, Said, Strong, plain
 from tests.conftest import Bot
 

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nio.events.invite_events import InviteEvent
 
-from adapters.matrix import MatrixAdapter, _own_join, _sent_at, translate
+from adapters.matrix import MatrixAdapter, _own_join, _sent_at
+from adapters.matrix_translate import translate
 from bot.config import BotConfig, MatrixConfig
 from bot.events import Command, Reaction
 from tests.fuzzing import junk, mangled
