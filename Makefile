@@ -35,7 +35,17 @@ pytest: $(STAMP) $(SYNAPSE)
 
 test: lint typecheck pytest
 
-bench: $(STAMP)
+PEER := bench/.venvs/reminder-bot/.installed
+
+# The peer bot for bench/matrix_reply.py, in its own virtual environment (its pins are not
+# ours). If it cannot be installed, the benchmark runs without it and says so.
+$(PEER):
+	$(PYTHON) -m venv bench/.venvs/reminder-bot
+	bench/.venvs/reminder-bot/bin/python -m pip install --quiet --upgrade pip
+	bench/.venvs/reminder-bot/bin/python -m pip install --quiet matrix-reminder-bot \
+		&& touch $(PEER) || echo "matrix-reminder-bot could not be installed; see bench/README.md"
+
+bench: $(STAMP) $(SYNAPSE) $(PEER)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

@@ -42,6 +42,11 @@ LIMITS: Mapping[str, Limit] = {
     "files.completeUploadExternal": Limit(20 / 60, 5),
 }
 PER_CHANNEL = Limit(1.0, 3)
+# Tokens kept in hand: the server counts a call when it arrives, and arrivals are jittered
+# by the network, so a pacer spending its last token exactly on time meets a 429 (and a
+# Retry-After of a second or more) whenever one call travels faster than the one before.
+# Half a token of reserve absorbs jitter up to half an interval without lowering the rate.
+RESERVE = 0.5
 PER_CHANNEL_METHODS = frozenset({"chat.postMessage", "chat.update"})
 
 
@@ -85,11 +90,12 @@ class Pacer:
                 refill = max(0.0, now - stamp) * limit.rate
                 tokens = min(limit.burst, self._tokens.get(key, limit.burst) + refill)
                 self._stamp[key] = now
-                if tokens >= 1:
+                needed = 1 + min(RESERVE, limit.burst - 1)
+                if tokens >= needed:
                     self._tokens[key] = tokens - 1
                     return
                 self._tokens[key] = tokens
-                await asyncio.sleep((1 - tokens) / limit.rate)
+                await asyncio.sleep((needed - tokens) / limit.rate)
 
 
 class PacedRateLimitHandler(AsyncRateLimitErrorRetryHandler):

@@ -2,6 +2,11 @@
 beside the floor: a bare nio client that echoes each message, in its own process, on the
 same homeserver. Both bots run as separate processes; Synapse comes from .synapse-venv.
 
+The peer, matrix-reminder-bot, runs in the same run on the same homeserver, from its own
+virtual environment (bench/.venvs/reminder-bot, made by `make bench`), timed on its
+`!remindme` command → its "OK, I will remind you…" reply. Each bot gets its own room.
+Without that environment the peer is skipped, and the run says so.
+
     python bench/matrix_reply.py [ROUNDS]
 """
 
@@ -22,6 +27,40 @@ from nio import AsyncClient, AsyncClientConfig, RoomMessageNotice, SyncResponse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "matrix"))
 from synapse import Synapse  # noqa: E402
+
+PEER = Path(__file__).resolve().parent / ".venvs" / "reminder-bot" / "bin" / "matrix-reminder-bot"
+PEER_CONFIG = """command_prefix: "!"
+matrix:
+  user_id: "{user_id}"
+  user_password: "{password}"
+  homeserver_url: "{url}"
+  device_id: REMINDERBENCH
+  device_name: reminder-bench
+storage:
+  database: "sqlite://{folder}/reminders.db"
+  store_path: "{folder}/store"
+reminders:
+  timezone: "Etc/UTC"
+allowlist:
+  enabled: false
+  regexes: []
+blocklist:
+  enabled: false
+  regexes: []
+logging:
+  level: WARNING
+  file_logging:
+    enabled: false
+  console_logging:
+    enabled: true
+"""
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 async def echo(url: str, user: str, device: str, token: str) -> None:
@@ -61,9 +100,10 @@ async def measure(hs: Synapse, bot_id: str, text: str, rounds: int) -> list[floa
         assert time.monotonic() < deadline, "the bot did not join"
         since = (await client.sync(timeout=1000, since=since)).next_batch
     samples: list[float] = []
-    for _ in range(rounds):
+    for n in range(rounds):
         start = time.perf_counter()
-        await client.room_send(room, "m.room.message", {"msgtype": "m.text", "body": text})
+        body = text.format(n=n)  # the peer refuses a reminder it already has
+        await client.room_send(room, "m.room.message", {"msgtype": "m.text", "body": body})
         got = False
         while not got:
             resp = await client.sync(timeout=5000, since=since)
@@ -119,11 +159,41 @@ async def main(rounds: int) -> None:
                 env=env,
             )
         )
+        peer_id = None
+        if PEER.exists():
+            password = "reminder-bench-password"
+            peer_acc = hs.register("reminder", password)
+            peer_dir = work / "reminder-bot"
+            peer_dir.mkdir()
+            (peer_dir / "config.yaml").write_text(PEER_CONFIG.format(
+                user_id=peer_acc.user_id, password=password, url=hs.url, folder=peer_dir))
+            procs.append(
+                subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+                    [str(PEER), str(peer_dir / "config.yaml")], cwd=peer_dir,
+                    stdout=subprocess.DEVNULL, stderr=(peer_dir / "log").open("wb"),
+                )
+            )
+            peer_id = peer_acc.user_id
         floor = await measure(hs, floor_acc.user_id, "ping", rounds)
         bot_ms = await measure(hs, bot.user_id, "!undersign help", rounds)
-        print(f"rounds: {rounds} (sequential, loopback, unencrypted room)")
-        print(f"undersign command -> reply  median {statistics.median(bot_ms):6.1f} ms")
-        print(f"bare nio echo (floor)       median {statistics.median(floor):6.1f} ms")
+        if peer_id and procs[2].poll() is not None:
+            print((work / "reminder-bot" / "log").read_text()[-2000:], file=sys.stderr)
+            raise SystemExit("matrix-reminder-bot stopped; its log is above")
+        peer_ms = (await measure(hs, peer_id, "!remindme in 2 hours; bench {n}", rounds)
+                   if peer_id else None)
+        floor_med = statistics.median(floor)
+        ours = statistics.median(bot_ms)
+        print(f"rounds: {rounds} (sequential, loopback, unencrypted room, one room per bot)")
+        print(f"undersign command -> reply  median {ours:6.1f} ms   "
+              f"ratio {ours / floor_med:.2f} (target ≤ 1.1)   RSS {rss_mb(procs[1].pid):.0f} MB")
+        if peer_ms is not None:
+            peer = statistics.median(peer_ms)
+            print(f"matrix-reminder-bot !remindme median {peer:6.1f} ms   "
+                  f"ratio {peer / floor_med:.2f}   RSS {rss_mb(procs[2].pid):.0f} MB")
+        else:
+            print("matrix-reminder-bot: not installed in bench/.venvs/reminder-bot "
+                  "(see bench/README.md); skipped")
+        print(f"bare nio echo (floor)       median {floor_med:6.1f} ms")
     finally:
         for proc in procs:
             proc.terminate()
