@@ -268,34 +268,19 @@ class Tx:
         # deadlines, letters opening or closing), so the app knows to re-arm its jobs.
         self.timers_changed = False
 
+    # Each await below is one hop to aiosqlite's thread and back; a cursor opened, read
+    # and closed would be three. On the sign-on path that is most of the cost.
+
     async def _one(self, sql: str, args: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self.db.execute(sql, tuple(args)) as cur:
-            return await cur.fetchone()
+        rows = await self._all(sql, args)
+        return rows[0] if rows else None
 
     async def _all(self, sql: str, args: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.db.execute(sql, tuple(args)) as cur:
-            return list(await cur.fetchall())
+        return list(await self.db.execute_fetchall(sql, tuple(args)))
 
     async def _run(self, sql: str, args: Iterable[Any] = ()) -> int:
-        async with self.db.execute(sql, tuple(args)) as cur:
-            return cur.rowcount
-
-    @contextlib.asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        """A nested step that can be undone alone (a refused command) inside the
-        transaction that still records its event."""
-        await self.db.execute("SAVEPOINT step")
-        try:
-            yield
-        except BaseException:
-            # A full disk or an I/O error may have rolled the whole transaction back
-            # already; then there is no savepoint left to return to, and the first error
-            # is the one to report.
-            if self.db.in_transaction:
-                await self.db.execute("ROLLBACK TO step")
-                await self.db.execute("RELEASE step")
-            raise
-        await self.db.execute("RELEASE step")
+        cursor = await self.db.execute(sql, tuple(args))
+        return cursor.rowcount
 
     # events
 

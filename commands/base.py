@@ -37,6 +37,13 @@ class Context:
     replies: list[Reply] = field(default_factory=list)
     erased: bool = False  # something was erased: fold the WAL so no bytes linger
 
+    async def organizes(self) -> bool:
+        """Whether the caller may act as an organizer of the resolved letter."""
+        if not self.is_organizer and self.letter is not None:
+            self.is_organizer = (await self.tx.is_organizer(self.letter.id, self.user)
+                                 or self.is_admin)
+        return self.is_organizer
+
     @property
     def is_admin(self) -> bool:
         admins = self.config.bot.admins

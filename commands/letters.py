@@ -86,7 +86,7 @@ async def status(ctx: Context, args: list[Token]) -> None:
     live = await ctx.tx.count(letter.id)
     count = (
         render.exact_count(live)
-        if ctx.is_organizer or letter.visibility == "public"
+        if letter.visibility == "public" or await ctx.organizes()
         else render.public_count(letter, None)
     )
     body = render.status(letter, ctx.config, ctx.tz, count)
