@@ -185,13 +185,9 @@ class Core:
     async def _refresh_counts(self, ctx: Context) -> None:
         """Bring the public count of letters that are not public up to date, on a timer,
         so that the moment somebody signed cannot be read from it."""
-        for letter in await ctx.tx.letters():
-            if letter.visibility == "public" or not letter.is_open:
-                continue
-            live = await ctx.tx.count(letter.id)
-            if live != letter.shown_count:
-                await ctx.tx.set_shown_count(letter.id, live)
-                await ctx.update_announcements(letter)
+        for letter, live in await ctx.tx.stale_public_counts():
+            await ctx.tx.set_shown_count(letter.id, live)
+            await ctx.update_announcements(letter)
 
     async def refresh_counts(self) -> list[Reply]:
         async with self.store.transaction() as tx:

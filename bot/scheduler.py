@@ -53,7 +53,7 @@ async def plan(store: Store) -> list[Planned]:
     """Every timer the store asks for, soonest first."""
     async with store.transaction() as tx:
         rows = await tx.schedules()
-        letters = await tx.letters(state="open")
+        letters = await tx.open_letters_with_deadlines()
     planned = [
         Planned(f"schedule:{row.id}", row.next_at,
                 Due(f"schedule:{row.id}:{utc_iso_exact(row.next_at)}", f"schedule:{row.id}"))

@@ -145,8 +145,22 @@ async def _m3_sealed_reaction_refs(db: aiosqlite.Connection) -> None:
     await db.execute("ALTER TABLE signatures ADD COLUMN reaction_sealed BLOB")
 
 
+async def _m4_timer_indexes(db: aiosqlite.Connection) -> None:
+    """The scheduler asks for open letters with a deadline at every timer change, and the
+    count refresh for open letters that are not public: index just those."""
+    await _script(
+        db,
+        """
+        CREATE INDEX letters_open_deadlines ON letters(deadline)
+            WHERE state = 'open' AND deadline IS NOT NULL;
+        CREATE INDEX letters_open_unlisted ON letters(id)
+            WHERE state = 'open' AND visibility != 'public'
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [_m1_letters_and_signatures, _m2_schedules,
-                               _m3_sealed_reaction_refs]
+                               _m3_sealed_reaction_refs, _m4_timer_indexes]
 
 
 # --- rows -------------------------------------------------------------------------------
@@ -328,6 +342,23 @@ class Tx:
         else:
             rows = await self._all("SELECT * FROM letters WHERE state = ? ORDER BY id", (state,))
         return [Letter.from_row(r) for r in rows]
+
+    async def open_letters_with_deadlines(self) -> list[Letter]:
+        rows = await self._all(
+            "SELECT * FROM letters WHERE state = 'open' AND deadline IS NOT NULL ORDER BY id"
+        )
+        return [Letter.from_row(r) for r in rows]
+
+    async def stale_public_counts(self) -> list[tuple[Letter, int]]:
+        """Open letters that are not public whose shown count differs from the live one,
+        with the live count: one query, however many letters there are."""
+        rows = await self._all(
+            "SELECT l.*, c.live FROM letters l JOIN"
+            " (SELECT l2.id AS id, (SELECT COUNT(*) FROM signatures s WHERE s.letter_id = l2.id)"
+            "  AS live FROM letters l2 WHERE l2.state = 'open' AND l2.visibility != 'public') c"
+            " ON c.id = l.id WHERE c.live != l.shown_count ORDER BY l.id"
+        )
+        return [(Letter.from_row(r), int(r["live"])) for r in rows]
 
     async def open_letters_in(self, room: Room) -> list[Letter]:
         rows = await self._all(
