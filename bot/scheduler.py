@@ -34,7 +34,7 @@ log = logging.getLogger("undersign.scheduler")
 # APScheduler names jobs and times at INFO; ours say what is needed, without content.
 logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
-TIMER_PREFIXES = ("schedule:", "deadline:")
+AT_PREFIX = "at:"
 PURGE_EVERY = timedelta(days=1)
 FIRST_PURGE_AFTER = timedelta(minutes=1)
 STOP_WAIT_SECONDS = 5.0
@@ -87,6 +87,8 @@ class Scheduler:
             job_defaults={"coalesce": True, "misfire_grace_time": None, "max_instances": 1},
         )
         self._sync_lock = asyncio.Lock()
+        self._sync_wanted = False
+        self._firing_batches = 0
         self._firing: set[asyncio.Task[None]] = set()
         self.started = False
 
@@ -115,32 +117,64 @@ class Scheduler:
         return count
 
     async def sync(self) -> int:
-        """Make the jobs match the store: add, move or remove; return how many are armed."""
+        """Make the jobs match the store: add, move or remove; return how many are armed.
+
+        Many timers due together each ask for a sync as they fire. A sync reads every
+        planned timer, so they are coalesced: a request that finds a sync or a batch of
+        firings under way leaves it to that one, which syncs once more when it is done,
+        and returns at once (answering 0)."""
         if not self.started:
             return 0
+        self._sync_wanted = True
+        if self._sync_lock.locked() or self._firing_batches:
+            return 0
+        armed = 0
         async with self._sync_lock:
-            wanted = {p.job_id: p for p in await plan(self.store)}
-            for job in self._aps.get_jobs():
-                if job.id.startswith(TIMER_PREFIXES) and job.id not in wanted:
-                    job.remove()
-            for planned in wanted.values():
-                job = self._aps.get_job(planned.job_id)
-                if job is not None and job.args == (planned.event,):
-                    continue
-                self._aps.add_job(self._fire, DateTrigger(run_date=planned.at),
-                                  args=(planned.event,), id=planned.job_id,
-                                  replace_existing=True)
-            return len(wanted)
+            while self._sync_wanted:
+                self._sync_wanted = False
+                armed = await self._sync_once()
+        return armed
 
-    async def _fire(self, event: Due) -> None:
-        """Run the event in a task of our own, so that stopping waits for a firing under
+    async def _sync_once(self) -> int:
+        """One job per instant, carrying every timer due then: APScheduler's own work on a
+        wake-up grows with the jobs it runs, so a hundred reminders due in one second are
+        one job, fired in order, not a hundred."""
+        planned = await plan(self.store)
+        instants: dict[datetime, list[Due]] = {}
+        for timer in planned:
+            instants.setdefault(timer.at, []).append(timer.event)
+        wanted = {f"{AT_PREFIX}{utc_iso_exact(at)}": (at, tuple(events))
+                  for at, events in instants.items()}
+        for job in self._aps.get_jobs():
+            if job.id.startswith(AT_PREFIX) and job.id not in wanted:
+                job.remove()
+        for job_id, (at, events) in wanted.items():
+            job = self._aps.get_job(job_id)
+            if job is not None and job.args == (events,):
+                continue
+            self._aps.add_job(self._fire, DateTrigger(run_date=at), args=(events,),
+                              id=job_id, replace_existing=True)
+        return len(planned)
+
+    async def _fire(self, events: tuple[Due, ...]) -> None:
+        """Run the events in a task of our own, so that stopping waits for a firing under
         way instead of cancelling it between its commit and its message."""
-        task = asyncio.create_task(self.handle(event), name="due")
+        task = asyncio.create_task(self._fire_in_order(events), name="due")
         self._firing.add(task)
         task.add_done_callback(self._firing.discard)
 
+    async def _fire_in_order(self, events: tuple[Due, ...]) -> None:
+        self._firing_batches += 1
+        try:
+            for event in events:
+                await self.handle(event)
+        finally:
+            self._firing_batches -= 1
+        if self._sync_wanted and not self._firing_batches:
+            await self.sync()
+
     async def _refresh_counts(self) -> None:
-        await self._fire(Due(f"refresh-counts:{uuid.uuid4()}", "refresh-counts"))
+        await self._fire((Due(f"refresh-counts:{uuid.uuid4()}", "refresh-counts"),))
 
     async def _purge(self) -> None:
         try:
@@ -152,8 +186,15 @@ class Scheduler:
         log.info("purged %d closed letter(s) and %d old event record(s)", letters, events)
 
     def next_runs(self) -> dict[str, datetime]:
-        """Armed jobs and when they run next (for tests and diagnostics)."""
-        return {job.id: job.next_run_time for job in self._aps.get_jobs()}
+        """Armed timers (``schedule:<id>``, ``deadline:<id>``, ``refresh-counts``, ``purge``)
+        and when they run next, for tests and diagnostics."""
+        runs: dict[str, datetime] = {}
+        for job in self._aps.get_jobs():
+            if job.id.startswith(AT_PREFIX):
+                runs.update({event.what: job.next_run_time for event in job.args[0]})
+            else:
+                runs[job.id] = job.next_run_time
+        return runs
 
     async def stop(self) -> None:
         if self.started:
