@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from dateparser.date import DateDataParser
 
 MAX_TEXT: Final = 200
 HORIZON_YEARS: Final = 5
@@ -179,6 +178,10 @@ def _parse_natural(cleaned: str, local_now: datetime, zone: ZoneInfo) -> datetim
     unreadable = TimeError(f"I could not read '{cleaned}' as a time. {_WHEN_EXAMPLES}")
     if not _looks_like_a_time(cleaned):
         raise unreadable
+    # Imported on first use: dateparser is the heaviest import of the core (~10 MB of
+    # tables), and ISO and "in N units" times, the scheduler and the rest never need it.
+    from dateparser.date import DateDataParser
+
     parser = DateDataParser(
         languages=["en"],
         settings={
