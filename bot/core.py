@@ -93,7 +93,7 @@ class Core:
         except Refused as refused:
             # The refused command's changes went with its transaction; its event is
             # recorded on its own, so that a redelivery is not answered twice.
-            async with self.store.transaction() as tx:
+            async with self.store.transaction(write_first=True) as tx:
                 if not await tx.first_sighting(event.event_id, self.clock()):
                     return Outcome()
             return Outcome([refused.reply])
@@ -101,7 +101,7 @@ class Core:
     async def _change(self, event: Event) -> Outcome:
         """The event's whole effect, and the record of its id, in one transaction. A
         refusal (Refused) rolls all of it back."""
-        async with self.store.transaction() as tx:
+        async with self.store.transaction(write_first=True) as tx:
             if not await tx.first_sighting(event.event_id, self.clock()):
                 return Outcome()
             if isinstance(event, Command):

@@ -658,7 +658,10 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path | str, sealer: Sealer) -> Store:
-        db = await aiosqlite.connect(str(path), isolation_level=None)
+        # "IMMEDIATE": sqlite3 itself opens a write transaction (BEGIN IMMEDIATE) right
+        # before the first INSERT, UPDATE or DELETE outside one, in the same call; see
+        # Store.transaction(write_first=True).
+        db = await aiosqlite.connect(str(path), isolation_level="IMMEDIATE")
         db.row_factory = aiosqlite.Row
         for pragma in (
             "PRAGMA journal_mode=WAL",
@@ -705,16 +708,22 @@ class Store:
                 )
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Tx]:
+    async def transaction(self, *, write_first: bool = False) -> AsyncIterator[Tx]:
+        """One write transaction at a time. With ``write_first`` the caller promises that
+        its first statement writes: the transaction then begins with that statement, in
+        the same round trip to SQLite's thread, instead of with a BEGIN of its own (the
+        event path does this: recording the event id comes first)."""
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
+            if not write_first:
+                await self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield Tx(self._db, self.sealer)
             except BaseException:
                 if self._db.in_transaction:  # SQLite may have rolled back already (disk full)
                     await self._db.execute("ROLLBACK")
                 raise
-            await self._db.execute("COMMIT")
+            if self._db.in_transaction:
+                await self._db.execute("COMMIT")
 
     @contextlib.asynccontextmanager
     async def reading(self) -> AsyncIterator[Tx]:
