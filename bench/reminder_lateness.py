@@ -3,6 +3,7 @@
 Runs `undersign run` on a fresh database in a temporary folder, schedules N reminders a
 few seconds ahead (several falling due within the same second), reads each one's exact
 due time from the store, and stamps each reminder line as it arrives on the pipe.
+bench/timeliness.py uses the same run with every reminder due at one second.
 
     .venv/bin/python bench/reminder_lateness.py [N]
 """
@@ -19,13 +20,17 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def main(count: int = 24) -> int:
+def run_reminders(count: int, when: Callable[[int], str],
+                  within: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Schedule ``count`` reminders, the i-th at ``when(i)``, on a fresh console bot; return
+    each one's due time as stored and the time its line was read here (both epoch s)."""
     with tempfile.TemporaryDirectory() as folder:
         env = {**os.environ, "PYTHONPATH": str(ROOT),
                "UNDERSIGN_DB_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}
@@ -49,23 +54,29 @@ def main(count: int = 24) -> int:
                 elif f"Scheduled R{count}:" in line:
                     scheduled.set()
 
-        reader = threading.Thread(target=read, daemon=True)
-        reader.start()
+        threading.Thread(target=read, daemon=True).start()
         lines = ['/undersign new "Bench"']
-        lines += [f'/undersign remind L1 in {3 + i // 3} seconds "r{i}"' for i in range(count)]
+        lines += [f'/undersign remind L1 {when(i)} "r{i}"' for i in range(count)]
         proc.stdin.write("\n".join(lines) + "\n")
         proc.stdin.flush()
         if not scheduled.wait(30):
+            proc.kill()
             raise SystemExit("the reminders were not scheduled")
         db = sqlite3.connect(Path(folder) / "undersign.db")
         due = {text: datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
                for at, text in db.execute("SELECT next_at, text FROM schedules")}
         db.close()
-        deadline = time.monotonic() + 5 + count // 3 + 10
+        deadline = time.monotonic() + within
         while len(arrived) < count and time.monotonic() < deadline:
             time.sleep(0.05)
         proc.stdin.close()
         proc.wait(timeout=15)
+    return due, arrived
+
+
+def main(count: int = 24) -> int:
+    due, arrived = run_reminders(count, lambda i: f"in {3 + i // 3} seconds",
+                                 within=5 + count // 3 + 10)
     missing = sorted(set(due) - set(arrived))
     late_ms = sorted((arrived[t] - due[t]) * 1000 for t in arrived if t in due)
     print(f"reminders: {count} scheduled, {len(late_ms)} printed, missing: {missing or 'none'}")
