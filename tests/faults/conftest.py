@@ -3,7 +3,6 @@ Synapse of their own that they may stop and start without disturbing the Matrix 
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,21 +13,12 @@ from tests.slack.conftest import _no_proxy, fake
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "matrix"))
 
-from synapse import SYNAPSE_PYTHON, Synapse
+from synapse import Synapse, running
 
 __all__ = ["_no_proxy", "fake", "own_synapse"]
 
 
 @pytest.fixture(scope="module")
 def own_synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
-    if not SYNAPSE_PYTHON.exists():
-        reason = "Synapse is not installed: run scripts/synapse.sh (or `make test`)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    hs = Synapse(tmp_path_factory.mktemp("faults-synapse"))
-    hs.start()
-    try:
+    with running(tmp_path_factory.mktemp("faults-synapse")) as hs:
         yield hs
-    finally:
-        hs.stop()

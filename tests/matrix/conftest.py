@@ -22,7 +22,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from people import Person
-from synapse import SYNAPSE_PYTHON, Synapse
+from synapse import Synapse, running
 
 from adapters.matrix import MatrixAdapter
 from bot.config import BotConfig, MatrixConfig
@@ -38,17 +38,8 @@ def unique(stem: str) -> str:
 
 @pytest.fixture(scope="session")
 def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
-    if not SYNAPSE_PYTHON.exists():
-        reason = "Synapse is not installed: run scripts/synapse.sh (or `make test`)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    hs = Synapse(tmp_path_factory.mktemp("synapse"))
-    hs.start()
-    try:
+    with running(tmp_path_factory.mktemp("synapse")) as hs:
         yield hs
-    finally:
-        hs.stop()
 
 
 @pytest.fixture(autouse=True)

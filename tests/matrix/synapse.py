@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -12,6 +13,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -226,3 +228,22 @@ class Synapse:
         with self._open(f"{self.url}/_matrix/client/v3/login", json.dumps(body).encode()) as r:
             data = json.load(r)
         return Account(data["user_id"], password, data["access_token"], data["device_id"])
+
+
+@contextlib.contextmanager
+def running(folder: Path) -> Iterator[Synapse]:
+    """A Synapse started in ``folder`` for the length of the block. Missing, the tests
+    skip with the reason, except under CI=true, where a missing server is a failure."""
+    import pytest
+
+    if not SYNAPSE_PYTHON.exists():
+        reason = "Synapse is not installed: run scripts/synapse.sh (or `make test`)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    hs = Synapse(folder)
+    hs.start()
+    try:
+        yield hs
+    finally:
+        hs.stop()
