@@ -112,6 +112,11 @@ async def remind(ctx: Context, args: list[Token]) -> None:
         if len(tail) != 2 or tail[0].word != "to" or tail[1].word not in AUDIENCES:
             raise UsageError("After the text, say to room, to signers or to organizers.")
         audience = tail[1].word
+    if audience == "signers" and letter.visibility == "sealed":
+        raise UsageError(
+            f"{letter.ref} is sealed: a message to each signer would show the platform who "
+            "signed. Remind the room instead."
+        )
     recurrence: Recurrence | None = None
     if repeated:
         if not timing:
@@ -131,10 +136,15 @@ async def remind(ctx: Context, args: list[Token]) -> None:
         audience=audience, room=ctx.room.unthreaded(), now=ctx.now,
     )
     how = f", {recurrence.describe()}" if recurrence else ""
+    caution = (
+        "\nEach signer gets a direct message: the platform's admins can see whom the bot "
+        "writes to, though not what on an encrypted Matrix room."
+        if audience == "signers" else ""
+    )
     ctx.tell(
         f"Scheduled R{number}: a reminder for {letter.ref} {_audience_words(audience)}, "
         f"{'first ' if recurrence else ''}at {render.when(next_at, ctx.tz)}{how}: ",
-        Said(text), f"\nTo cancel: cancel R{number}.",
+        Said(text), f"\nTo cancel: cancel R{number}.{caution}",
     )
 
 
@@ -241,9 +251,9 @@ async def _fire_reminder(ctx: Context, item: Schedule, letter: Letter) -> None:
         ctx.replies.append(Post(item.room, (
             "⏰ ", Strong(f"Reminder — {letter.ref} "), Said(letter.title), ": ", Said(text))))
     elif item.audience == "signers":
+        # Worded so that the message alone, read from an export, does not say they signed.
         body: tuple[Segment, ...] = (
-            f"⏰ Reminder about {letter.ref} ", Said(letter.title), ", which you signed: ",
-            Said(text))
+            f"⏰ Reminder about {letter.ref} ", Said(letter.title), ": ", Said(text))
         for signature in await ctx.tx.signatures(letter.id):
             ctx.replies.append(Private(signature.user, body))
     else:

@@ -159,9 +159,9 @@ async def test_audiences_room_signers_and_organizers(bot: Bot) -> None:
     private = [(r.user.key, plain(r.body)) for r in replies if isinstance(r, Private)]
     assert sorted(private) == [
         ("console:alice", "⏰ Reminder for the organizers of L1 A letter: to organizers"),
-        ("console:bob", "⏰ Reminder about L1 A letter, which you signed: to signers"),
+        ("console:bob", "⏰ Reminder about L1 A letter: to signers"),
         ("console:olga", "⏰ Reminder for the organizers of L1 A letter: to organizers"),
-        ("matrix:carol", "⏰ Reminder about L1 A letter, which you signed: to signers"),
+        ("matrix:carol", "⏰ Reminder about L1 A letter: to signers"),
     ]
     for reply in in_rooms(replies):
         assert "to signers" not in plain(reply.body) and "organizers" not in plain(reply.body)
@@ -363,3 +363,21 @@ async def test_every_reminders_fire_repeatedly_on_the_real_scheduler(config: Con
             assert [await minute_passes(4) for _ in range(2)] == [3, 3]
         finally:
             await app.close()
+
+
+async def test_a_sealed_letter_refuses_reminders_to_its_signers(bot: Bot) -> None:
+    """A direct message to each signer would show the platform who signed."""
+    letter = await bot.new("alice", "visibility sealed threshold 3")
+    told = privately(await bot.say("alice", f'remind {letter} in 2 hours "x" to signers'),
+                     "alice")
+    assert "is sealed" in told and "Usage:" in told
+    assert "No reviews or reminders" in privately(await bot.say("alice", "reminders"), "alice")
+
+
+async def test_scheduling_for_signers_warns_that_admins_see_whom_the_bot_writes_to(
+    bot: Bot,
+) -> None:
+    letter = await bot.new("alice", "visibility count")
+    told = privately(await bot.say("alice", f'remind {letter} in 2 hours "x" to signers'),
+                     "alice")
+    assert "Scheduled R1" in told and "admins can see whom the bot writes to" in told
