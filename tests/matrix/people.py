@@ -140,6 +140,12 @@ class Person:
                     async with asyncio.timeout(left):
                         await self._changed.wait()
 
+    async def room_with(self, user_id: str, **options: Any) -> str:
+        """A new room that ``user_id`` (the bot) was invited to and has joined."""
+        room = await self.create_room([user_id], **options)
+        await self.joined(user_id, room)
+        return room
+
     async def joined(self, user_id: str, room_id: str | None = None) -> None:
         """Wait until ``user_id`` has joined ``room_id`` (any room when None)."""
         await self.wait_for(

@@ -23,8 +23,7 @@ async def test_an_invited_bot_joins_and_a_prefixed_message_becomes_a_command(
     make_bot: BotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
-    room = await alice.create_room([bot.id])
-    await alice.joined(bot.id)
+    room = await alice.room_with(bot.id)
     event_id = await alice.say(room, "!undersign   sign L1  ")
     cmd = await bot.wait_for(is_command("sign L1"))
     assert isinstance(cmd, Command)
@@ -68,8 +67,7 @@ async def test_edits_notices_and_other_prefixes_are_never_commands(
     make_bot: BotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
-    room = await alice.create_room([bot.id])
-    await alice.joined(bot.id)
+    room = await alice.room_with(bot.id)
     original = await alice.say(room, "!undersign help")
     new = {"msgtype": "m.text", "body": "!undersign sign L9"}
     await alice.say(
@@ -115,8 +113,7 @@ async def test_replies_are_html_notices_where_user_text_cannot_ping_or_inject(
     make_bot: BotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
-    room = await alice.create_room([bot.id])
-    await alice.joined(bot.id)
+    room = await alice.room_with(bot.id)
     assert bot.adapter is not None
     title = Said('@room <img src=x onerror="alert(1)"> & you')
     ref = await bot.adapter.send(
@@ -136,8 +133,7 @@ async def test_reactions_and_their_redaction_reach_the_core(
     make_bot: BotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
-    room = await alice.create_room([bot.id])
-    await alice.joined(bot.id)
+    room = await alice.room_with(bot.id)
     assert bot.adapter is not None
     announcement = await bot.adapter.send(Post(Room("matrix", room), ("Sign L1 with ✍️",)))
     assert announcement

@@ -45,8 +45,7 @@ async def test_the_first_start_ignores_what_was_said_before_it(
     make_bot: BotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
-    room = await alice.create_room([bot.id])
-    await alice.joined(bot.id)
+    room = await alice.room_with(bot.id)
     await bot.stop()
     await alice.say(room, "!undersign said before the first start")
     bot.state.values.clear()  # a fresh database: this is a first start
@@ -60,8 +59,7 @@ async def test_the_bot_survives_the_homeserver_restarting_under_it(
     make_bot: BotFactory, people: PersonFactory, synapse: Synapse
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
-    room = await alice.create_room([bot.id])
-    await alice.joined(bot.id)
+    room = await alice.room_with(bot.id)
     await asyncio.to_thread(synapse.restart)
     await alice.say(room, "!undersign after the outage")
     cmd = await bot.wait_for(
