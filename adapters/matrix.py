@@ -15,6 +15,7 @@ loggers do, so they are raised to ERROR unless the application configured them.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import json
 import logging
@@ -35,7 +36,9 @@ from nio import (
     ErrorResponse,
     LocalProtocolError,
     MatrixRoom,
+    MessageDirection,
     RoomCreateResponse,
+    RoomMessagesResponse,
     RoomPreset,
     RoomSendResponse,
     SyncResponse,
@@ -68,6 +71,8 @@ SYNC_TIMEOUT_MS = 30_000
 BACKOFF_CAP_S = 30.0
 SEND_DEADLINE_S = 120.0
 NEW_ROOM_WAIT_S = 15.0
+GAP_PAGES = 20  # how far back a gap in a room's timeline is fetched, in pages of
+GAP_PAGE_SIZE = 100
 MEGOLM = {
     "type": "m.room.encryption",
     "state_key": "",
@@ -128,7 +133,8 @@ class MatrixAdapter:
         self.server = config.user_id.split(":", 1)[1]
         self.client: AsyncClient | None = None
         self._handle: Handler | None = None
-        self._queue: asyncio.Queue[tuple[SyncResponse, bool]] = asyncio.Queue()
+        # (a sync response, whether it is the first, the token it was asked `since`)
+        self._queue: asyncio.Queue[tuple[SyncResponse, bool, str | None]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._tick = asyncio.Event()
         self._direct: dict[str, str] = {}  # user id -> direct room id, in memory only
@@ -175,7 +181,7 @@ class MatrixAdapter:
             )
             if not isinstance(first, SyncResponse):
                 raise RuntimeError("matrix: the initial sync failed")
-            self._queue.put_nowait((first, True))
+            self._queue.put_nowait((first, True, None))
             since = first.next_batch
         self._tasks = [
             asyncio.create_task(self._sync_loop(since), name="matrix-sync"),
@@ -296,8 +302,8 @@ class MatrixAdapter:
                 continue
             if failures:
                 log.info("sync works again after %d failures", failures)
-            failures, full_state, since = 0, False, resp.next_batch
-            await self._queue.put((resp, False))
+            asked_since, failures, full_state, since = since, 0, False, resp.next_batch
+            await self._queue.put((resp, False, asked_since))
             if self.config.e2ee:
                 await self._key_upkeep()
             tick, self._tick = self._tick, asyncio.Event()
@@ -326,9 +332,9 @@ class MatrixAdapter:
 
     async def _worker(self) -> None:
         while True:
-            resp, first = await self._queue.get()
+            resp, first, since = await self._queue.get()
             try:
-                await self._digest(resp, first)
+                await self._digest(resp, first, since)
                 await self.state.set_state(SYNC_POSITION, resp.next_batch)
             except Exception:
                 log.exception("could not digest a sync response")
@@ -337,7 +343,7 @@ class MatrixAdapter:
             if self._queue.empty():
                 self.synced.set()
 
-    async def _digest(self, resp: SyncResponse, first: bool) -> None:
+    async def _digest(self, resp: SyncResponse, first: bool, since: str | None) -> None:
         for room_id, info in resp.rooms.invite.items():
             await self._on_invite(room_id, info.invite_state)
         if first:
@@ -347,13 +353,35 @@ class MatrixAdapter:
             joined_at = [i for i, src in enumerate(events) if _own_join(src, self.user_id)]
             if joined_at:
                 events = events[joined_at[-1] + 1 :]  # what came before we joined is history
-            elif info.timeline.limited:
-                log.warning(
-                    "a room's timeline has a gap since the last sync; older events were skipped"
-                )
+            elif info.timeline.limited and since and info.timeline.prev_batch:
+                # More happened since the last sync than one timeline holds: fetch the
+                # gap, so that a command sent while the bot was away is not lost.
+                events = await self._gap(room_id, info.timeline.prev_batch, since) + events
             for src in events:
                 if _sent_at(src) >= self._history_before:
                     await self._dispatch(room_id, src)
+
+    async def _gap(self, room_id: str, start: str, since: str) -> list[dict[str, Any]]:
+        """The events between the previous sync (``since``) and a limited timeline's
+        start, oldest first; at most GAP_PAGES pages, then the rest is logged as skipped."""
+        older: list[dict[str, Any]] = []
+        token = start
+        for _ in range(GAP_PAGES):
+            page = await self._call("messages", functools.partial(
+                self._c.room_messages, room_id, token, end=since,
+                direction=MessageDirection.back, limit=GAP_PAGE_SIZE))
+            if not isinstance(page, RoomMessagesResponse):
+                log.warning("a room's timeline has a gap that could not be fetched")
+                break
+            older += [getattr(e, "source", None) or {} for e in page.chunk]
+            if not page.chunk or not page.end or page.end == token:
+                break
+            token = page.end
+        else:
+            log.warning("a room's timeline gap was longer than %d events; older ones skipped",
+                        GAP_PAGES * GAP_PAGE_SIZE)
+        older.reverse()
+        return older
 
     async def _dispatch(self, room_id: str, src: dict[str, Any]) -> None:
         event = translate(self, room_id, src)

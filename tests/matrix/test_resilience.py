@@ -41,6 +41,26 @@ async def test_a_restarted_bot_neither_replays_nor_misses_commands(
     assert texts(bot.events) == ["before", "while down", "after"]
 
 
+async def test_more_messages_while_down_than_one_sync_holds_are_all_read(
+    make_bot: BotFactory, people: PersonFactory
+) -> None:
+    """A sync after downtime returns a limited timeline (100 events here); the gap before it
+    is fetched page by page, so the command said first is still run, and only once."""
+    bot, alice = await make_bot(), await people("alice")
+    room = await alice.room_with(bot.id)
+    await alice.say(room, "!undersign before")
+    await bot.wait_for(lambda e: isinstance(e, Command) and e.text == "before")
+    await bot.stop()
+    await alice.say(room, "!undersign first while down")
+    for n in range(120):
+        await alice.say(room, f"chatter {n}")
+    await alice.say(room, "!undersign last while down")
+    await bot.start()
+    await bot.wait_for(lambda e: isinstance(e, Command) and e.text == "last while down",
+                       within=20)
+    assert texts(bot.events) == ["before", "first while down", "last while down"]
+
+
 async def test_the_first_start_ignores_what_was_said_before_it(
     make_bot: BotFactory, people: PersonFactory
 ) -> None:
