@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from people import Person
+from people import Person, content, gathering
 from synapse import Synapse
 
 from adapters.matrix import SYNC_POSITION, MatrixAdapter
@@ -20,10 +20,6 @@ from bot.config import BotConfig, Config, MatrixConfig
 pytestmark = [pytest.mark.faults, pytest.mark.matrix]
 
 OUTAGE_SECONDS = 20
-
-
-def content(src: dict[str, Any]) -> dict[str, Any]:
-    return dict(src.get("content") or {})
 
 
 def notices(person: Person, text: str) -> list[dict[str, Any]]:
@@ -102,27 +98,15 @@ MakePerson = Callable[[str], Awaitable[Person]]
 
 @pytest.fixture
 async def people(own_synapse: Synapse) -> AsyncIterator[MakePerson]:
-    made: list[Person] = []
-
-    async def make(stem: str) -> Person:
-        account = own_synapse.register(f"{stem}{int(time.time() * 1000) % 10**9}")
-        person = Person(own_synapse, account, None)
-        await person.start()
-        made.append(person)
-        return person
-
-    yield make
-    for person in made:
-        await person.stop()
+    async with gathering(own_synapse, None) as make:
+        yield make
 
 
 async def letter_room(undersign: Undersign, alice: Person, *others: Person) -> tuple[str, str]:
     """A room with the bot and everybody in it, and a public letter L1 announced there."""
     room = await alice.create_room([undersign.id, *(p.id for p in others)])
     for person in (alice, *others):
-        await person.wait_for(
-            lambda s: s["room_id"] == room and s.get("state_key") == undersign.id
-            and content(s).get("membership") == "join", within=15, what="bot join")
+        await person.joined(undersign.id, room, within=15)
     await alice.say(room, '!undersign new "Replay" visibility public')
     post = await alice.wait_for(lambda s: bool(notices_of(s, "Visibility:")), within=15,
                                 what="announcement")

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import logging
-import os
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -21,19 +19,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from people import Person
+from people import PersonFactory, gathering, unique
 from synapse import Synapse, running
 
 from adapters.matrix import MatrixAdapter
 from bot.config import BotConfig, MatrixConfig
 from bot.events import Event
-
-_names = itertools.count(1)
-_run = os.urandom(3).hex()
-
-
-def unique(stem: str) -> str:
-    return f"{stem}{next(_names)}x{_run}"
 
 
 @pytest.fixture(scope="session")
@@ -51,23 +42,10 @@ def _no_rate_limits(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     assert not limited, f"the homeserver rate-limited the bot {len(limited)} times"
 
 
-PersonFactory = Callable[..., Awaitable[Person]]
-
-
 @pytest.fixture
 async def people(synapse: Synapse, tmp_path: Path) -> AsyncIterator[PersonFactory]:
-    made: list[Person] = []
-
-    async def make(stem: str = "person", *, e2ee: bool = False) -> Person:
-        account = synapse.register(unique(stem))
-        person = Person(synapse, account, tmp_path / f"store-{account.device_id}" if e2ee else None)
-        await person.start()
-        made.append(person)
-        return person
-
-    yield make
-    for person in made:
-        await person.stop()
+    async with gathering(synapse, tmp_path) as make:
+        yield make
 
 
 class MemoryState:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +148,8 @@ class Person:
         await self.joined(user_id, room)
         return room
 
-    async def joined(self, user_id: str, room_id: str | None = None) -> None:
+    async def joined(self, user_id: str, room_id: str | None = None,
+                     within: float = 10) -> None:
         """Wait until ``user_id`` has joined ``room_id`` (any room when None)."""
         await self.wait_for(
             lambda s: (
@@ -154,6 +157,7 @@ class Person:
                 and s.get("state_key") == user_id
                 and content(s).get("membership") == "join"
             ),
+            within=within,
             what="join",
         )
 
@@ -234,3 +238,38 @@ class Person:
             "GET", path, headers={"Authorization": f"Bearer {self.account.access_token}"}
         )
         return dict(json.loads(await resp.text())) if resp.status == 200 else {}
+
+
+_names = itertools.count(1)
+_run = os.urandom(3).hex()
+
+
+def unique(stem: str) -> str:
+    """A user name no other test (or earlier run on the same server) has taken."""
+    return f"{stem}{next(_names)}x{_run}"
+
+
+PersonFactory = Callable[..., Awaitable[Person]]
+
+
+@contextlib.asynccontextmanager
+async def gathering(hs: Synapse, stores: Path | None) -> AsyncIterator[PersonFactory]:
+    """Make people as a test needs them (``stores``: where E2EE people keep their keys);
+    stop them all at the end."""
+    made: list[Person] = []
+
+    async def make(stem: str = "person", *, e2ee: bool = False) -> Person:
+        account = hs.register(unique(stem))
+        if e2ee and stores is None:
+            raise ValueError("an E2EE person needs a folder for keys")
+        store = stores / f"store-{account.device_id}" if e2ee and stores else None
+        person = Person(hs, account, store)
+        await person.start()
+        made.append(person)
+        return person
+
+    try:
+        yield make
+    finally:
+        for person in made:
+            await person.stop()
