@@ -19,6 +19,7 @@ change to a timer), and `status` on the largest public letter (it lists every na
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 import sqlite3
@@ -35,7 +36,7 @@ from bot.config import Config
 from bot.core import Core
 from bot.events import Command, Room, User
 from bot.scheduler import plan
-from bot.seal import Sealer
+from bot.seal import Sealer, binding
 from bot.store import Store
 
 LETTERS = int(os.environ.get("LETTERS", "100000"))
@@ -92,9 +93,13 @@ def build(path: Path, sealer: Sealer) -> float:
         "INSERT INTO announcements (letter_id, platform, room, message_ref) VALUES (?, ?, ?, ?)",
         ((n, ROOM.platform, ROOM.id, f"1700000000.{n:06d}") for n in range(1, LETTERS + 1)),
     )
+    def sealed(table: str, letter: int, key: str, text: str) -> tuple[int, bytes, bytes]:
+        index = sealer.person_index(table, letter, key)
+        return letter, index, sealer.seal(text, binding(table, letter, index))
+
     db.executemany(
         "INSERT INTO organizers (letter_id, who_index, who_sealed) VALUES (?, ?, ?)",
-        ((n, sealer.index(k), sealer.seal(k))
+        (sealed("organizers", n, k, k)
          for n in range(1, LETTERS + 1) for k in [user_key(PEOPLE + n)]),
     )
 
@@ -102,10 +107,11 @@ def build(path: Path, sealer: Sealer) -> float:
         for letter, count in enumerate(spread(rng), start=1):
             for person in rng.sample(range(PEOPLE), count):
                 key = user_key(person)
-                yield letter, sealer.index(key), sealer.seal(key), AT
+                payload = json.dumps({"who": key, "at": AT}, separators=(",", ":"))
+                yield sealed("signatures", letter, key, payload)
 
     db.executemany(
-        "INSERT INTO signatures (letter_id, who_index, who_sealed, signed_at) VALUES (?, ?, ?, ?)",
+        "INSERT INTO signatures (letter_id, who_index, who_sealed) VALUES (?, ?, ?)",
         signatures(),  # type: ignore[arg-type]
     )
     db.execute("UPDATE letters SET shown_count ="

@@ -58,13 +58,15 @@ class App:
         assert self._scheduler is not None, "App.open() first"
         return self._scheduler
 
-    async def open(self) -> None:
+    async def open(self, *, create_key: bool = True) -> None:
+        """Open the store under its key; ``create_key=False`` (maintenance commands) never
+        makes a key file, so a missing key is reported instead of replaced."""
         path = self.config.database_path
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = DatabaseLock(path)
         self._lock.acquire(exclusive=False)
         try:
-            self._store = await open_store(path)
+            self._store = await open_store(path, create_key=create_key)
         except BaseException:
             self._lock.release()
             raise

@@ -91,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from bot.app import App
     from bot.seal import KeyError_
+    from bot.store import StoreError
 
     config = _load(args.config, check_secrets=args.cmd == "run")
     try:
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(rotate_key(config.database_path, sys.stdout))
             return 0
         asyncio.run(App(config).run())
-    except KeyError_ as err:
+    except (KeyError_, StoreError) as err:
         print(f"undersign: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -115,7 +116,7 @@ async def _purge(config: Config) -> int:
     from bot.core import utc_now
 
     app = App(config)
-    await app.open()
+    await app.open(create_key=False)
     try:
         letters, events = await app.store.purge(utc_now(), config.bot.retention_days)
     finally:

@@ -96,9 +96,10 @@ def finish_rotation(database: Path) -> None:
     _sync_folder(database)
 
 
-async def open_store(database: Path) -> Store:
-    """The store under its key, after finishing or undoing an interrupted rotation."""
-    key = load_key(database)
+async def open_store(database: Path, *, create_key: bool = False) -> Store:
+    """The store under its key, after finishing or undoing an interrupted rotation. With
+    ``create_key`` a new database gets a new key file (see ``load_key``)."""
+    key = load_key(database, create=create_key)
     pending = pending_key_file_for(database)
     try:
         store = await Store.open(database, Sealer(key))

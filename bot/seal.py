@@ -1,9 +1,13 @@
 """Sealed identities: user ids encrypted at rest, found again through a blind index.
 
 Each stored identity is AES-GCM encrypted with a random nonce, so two rows for the same
-person look unrelated; beside it sits an HMAC-SHA256 of the identity under a second key
-(the blind index), which is what look-ups compare. Both keys are derived from one master
-key that never enters the database: a copied database file names nobody.
+person look unrelated. Its associated data binds it to its table, its letter and its
+index: a sealed value copied into another row or letter no longer opens. Beside it sits
+the blind index, an HMAC-SHA256 under a second key of the table, the letter and the
+identity together, which is what look-ups compare: the same person has unrelated indexes
+in two letters, and as organizer and signer of one letter, so no value in the file links
+one person across rows. Both keys are derived from one master key that never enters the
+database: a copied database file names nobody.
 """
 
 from __future__ import annotations
@@ -32,6 +36,15 @@ def _derive(master: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(master)
 
 
+# What a sealed value was bound to before migration 5: one constant for every row.
+LEGACY_BINDING = b"identity"
+
+
+def binding(table: str, letter_id: int, index: bytes) -> bytes:
+    """The associated data of a row's sealed values: its table, its letter, its index."""
+    return f"undersign:{table}:{letter_id}:".encode() + index
+
+
 class Sealer:
     def __init__(self, master: bytes) -> None:
         if len(master) < 32:
@@ -39,16 +52,24 @@ class Sealer:
         self._aead = AESGCM(_derive(master, b"undersign seal v1"))
         self._index_key = _derive(master, b"undersign index v1")
 
-    def seal(self, identity: str) -> bytes:
+    def seal(self, plaintext: str, bound_to: bytes) -> bytes:
         nonce = os.urandom(_NONCE)
-        return nonce + self._aead.encrypt(nonce, identity.encode("utf-8"), b"identity")
+        return nonce + self._aead.encrypt(nonce, plaintext.encode("utf-8"), bound_to)
 
-    def open(self, blob: bytes) -> str:
-        return self._aead.decrypt(blob[:_NONCE], blob[_NONCE:], b"identity").decode("utf-8")
+    def open(self, blob: bytes, bound_to: bytes) -> str:
+        """The plaintext; ``cryptography``'s InvalidTag when the blob was not sealed for
+        ``bound_to`` (copied from another row) or under this key."""
+        return self._aead.decrypt(blob[:_NONCE], blob[_NONCE:], bound_to).decode("utf-8")
 
     def index(self, value: str) -> bytes:
-        """The blind index: equal inputs give equal outputs, and nothing else leaks."""
+        """A blind index of a value that is unique by itself (an event or reaction id):
+        equal inputs give equal outputs, and nothing else leaks."""
         return hmac.new(self._index_key, value.encode("utf-8"), hashlib.sha256).digest()
+
+    def person_index(self, table: str, letter_id: int, identity: str) -> bytes:
+        """The blind index of a person in one table of one letter: unrelated to the same
+        person's index anywhere else."""
+        return self.index(f"{table}\x00{letter_id}\x00{identity}")
 
     def check_value(self) -> str:
         """Stored once per database so that a wrong key is noticed at start-up."""
@@ -112,12 +133,19 @@ def key_from_env() -> bool:
     return bool(os.environ.get(KEY_ENV, "").strip())
 
 
-def load_key(database: Path) -> bytes:
-    """The master key: from UNDERSIGN_DB_KEY, else from a key file beside the database,
-    made on first run with mode 0600. A key file readable by others is refused."""
+def load_key(database: Path, *, create: bool = False) -> bytes:
+    """The master key: from UNDERSIGN_DB_KEY, else from a key file beside the database.
+    Only ``create`` (``undersign run``) makes one, with mode 0600, and only for a database
+    that does not exist yet: other commands, and a database whose key is lost, are told
+    which key is missing. A key file readable by others is refused."""
     if key_from_env():
         return decode_key(os.environ[KEY_ENV])
     path = key_file_for(database)
     if not path.exists():
+        if not create or database.exists():
+            raise KeyError_(
+                f"no key for {database.name}: set {KEY_ENV} to the key it was made with, "
+                f"or restore the key file {path.name} beside it"
+            )
         write_key_file(path, new_key())
     return read_key_file(path)

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import sqlite3
+import stat
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +23,7 @@ from typing import Any
 import aiosqlite
 
 from bot.events import Room, User
-from bot.seal import KeyError_, Sealer
+from bot.seal import LEGACY_BINDING, KeyError_, Sealer, binding
 
 
 def utc_iso(moment: datetime) -> str:
@@ -47,9 +50,32 @@ def storage_fault(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in _STORAGE_FAULTS
 
 
+class StoreError(Exception):
+    """The database cannot be used as it is (a newer version, files readable by others)."""
+
+
+def _private_files(path: Path) -> None:
+    """The database is made with mode 0600 (SQLite gives its -wal and -shm files the mode
+    of the database); an existing one, or its -wal or -shm, that others may read is
+    refused, as a key file is."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    wide = []
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if file.exists() and stat.S_IMODE(file.stat().st_mode) & 0o077:
+            wide.append(file.name)
+    if wide:
+        raise StoreError(
+            f"{', '.join(wide)} can be read by others; the database names who signed what "
+            f"once its key is known. Run: chmod 600 {' '.join(wide)}"
+        )
+
+
 # --- migrations -------------------------------------------------------------------------
 
-Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+Migration = Callable[[aiosqlite.Connection, Sealer], Awaitable[None]]
 
 
 async def _script(db: aiosqlite.Connection, sql: str) -> None:
@@ -59,7 +85,7 @@ async def _script(db: aiosqlite.Connection, sql: str) -> None:
             await db.execute(statement)
 
 
-async def _m1_letters_and_signatures(db: aiosqlite.Connection) -> None:
+async def _m1_letters_and_signatures(db: aiosqlite.Connection, _: Sealer) -> None:
     await _script(
         db,
         """
@@ -108,7 +134,7 @@ async def _m1_letters_and_signatures(db: aiosqlite.Connection) -> None:
     )
 
 
-async def _m2_schedules(db: aiosqlite.Connection) -> None:
+async def _m2_schedules(db: aiosqlite.Connection, _: Sealer) -> None:
     """Reviews and reminders (ids R<n>). ``next_at`` is the next moment the row fires (for a
     review: its next heads-up, then the review); a recurring reminder keeps its repetition
     and the zone *name* it is read in, so 09:00 stays 09:00 across daylight saving."""
@@ -137,7 +163,7 @@ async def _m2_schedules(db: aiosqlite.Connection) -> None:
     )
 
 
-async def _m3_sealed_reaction_refs(db: aiosqlite.Connection) -> None:
+async def _m3_sealed_reaction_refs(db: aiosqlite.Connection, _: Sealer) -> None:
     """Keep each signing reaction's id sealed beside its blind index. An HMAC cannot be
     recomputed under a new key from itself; with the sealed id, ``rotate-key`` can.
     Rows signed before this migration keep only the index (rotation drops it: a later
@@ -145,7 +171,7 @@ async def _m3_sealed_reaction_refs(db: aiosqlite.Connection) -> None:
     await db.execute("ALTER TABLE signatures ADD COLUMN reaction_sealed BLOB")
 
 
-async def _m4_timer_indexes(db: aiosqlite.Connection) -> None:
+async def _m4_timer_indexes(db: aiosqlite.Connection, _: Sealer) -> None:
     """The scheduler asks for open letters with a deadline at every timer change, and the
     count refresh for open letters that are not public: index just those."""
     await _script(
@@ -159,8 +185,83 @@ async def _m4_timer_indexes(db: aiosqlite.Connection) -> None:
     )
 
 
+ORGANIZERS = "organizers"
+SIGNATURES = "signatures"
+
+
+def _signature_payload(user_key: str, signed_at: datetime) -> str:
+    """What a signature row seals: who, and exactly when (for ``export``); the file itself
+    keeps no time beside a signature."""
+    return json.dumps({"who": user_key, "at": utc_iso(signed_at)}, separators=(",", ":"))
+
+
+async def _m5_per_letter_identities(db: aiosqlite.Connection, sealer: Sealer) -> None:
+    """Nothing in the file links one person across letters or orders a letter's signers.
+    Organizers and signatures are rebuilt as WITHOUT ROWID tables keyed by a blind index
+    of (table, letter, person), with every sealed value bound to its table, letter and
+    index; the clear ``signed_at`` goes (the exact time is sealed with the identity), and
+    so do the global by-person indexes. Rows are written in index order, not signing
+    order. ``letters.opened`` records that a sealed list has been shown. The file is
+    vacuumed after the commit (``vacuum_pending``) so no old page lingers."""
+    await _script(
+        db,
+        """
+        CREATE TABLE organizers_v5 (
+            letter_id INTEGER NOT NULL REFERENCES letters(id) ON DELETE CASCADE,
+            who_index BLOB NOT NULL,
+            who_sealed BLOB NOT NULL,
+            PRIMARY KEY (letter_id, who_index)
+        ) WITHOUT ROWID;
+        CREATE TABLE signatures_v5 (
+            letter_id INTEGER NOT NULL REFERENCES letters(id) ON DELETE CASCADE,
+            who_index BLOB NOT NULL,
+            who_sealed BLOB NOT NULL,
+            by_reaction INTEGER NOT NULL DEFAULT 0,
+            reaction_index BLOB,
+            reaction_sealed BLOB,
+            PRIMARY KEY (letter_id, who_index)
+        ) WITHOUT ROWID
+        """,
+    )
+    organizers = []
+    for row in await db.execute_fetchall("SELECT letter_id, who_sealed FROM organizers"):
+        who = sealer.open(row[1], LEGACY_BINDING)
+        index = sealer.person_index(ORGANIZERS, row[0], who)
+        organizers.append((row[0], index, sealer.seal(who, binding(ORGANIZERS, row[0], index))))
+    await db.executemany("INSERT INTO organizers_v5 VALUES (?, ?, ?)", sorted(organizers))
+    signatures = []
+    for row in await db.execute_fetchall(
+        "SELECT letter_id, who_sealed, signed_at, by_reaction, reaction_index, reaction_sealed"
+        " FROM signatures"
+    ):
+        letter_id, who = row[0], sealer.open(row[1], LEGACY_BINDING)
+        index = sealer.person_index(SIGNATURES, letter_id, who)
+        bound = binding(SIGNATURES, letter_id, index)
+        reaction = sealer.open(row[5], LEGACY_BINDING) if row[5] is not None else None
+        signatures.append((
+            letter_id, index, sealer.seal(_signature_payload(who, from_iso(row[2])), bound),
+            row[3], row[4], sealer.seal(reaction, bound) if reaction is not None else None,
+        ))
+    await db.executemany("INSERT INTO signatures_v5 VALUES (?, ?, ?, ?, ?, ?)",
+                         sorted(signatures))
+    await _script(
+        db,
+        """
+        DROP TABLE organizers;
+        DROP TABLE signatures;
+        ALTER TABLE organizers_v5 RENAME TO organizers;
+        ALTER TABLE signatures_v5 RENAME TO signatures;
+        CREATE INDEX signatures_by_reaction ON signatures(reaction_index)
+            WHERE reaction_index IS NOT NULL;
+        ALTER TABLE letters ADD COLUMN opened INTEGER NOT NULL DEFAULT 0;
+        INSERT OR REPLACE INTO meta (key, value) VALUES ('vacuum_pending', '1')
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [_m1_letters_and_signatures, _m2_schedules,
-                               _m3_sealed_reaction_refs, _m4_timer_indexes]
+                               _m3_sealed_reaction_refs, _m4_timer_indexes,
+                               _m5_per_letter_identities]
 
 
 # --- rows -------------------------------------------------------------------------------
@@ -178,6 +279,7 @@ class Letter:
     created_at: datetime
     closed_at: datetime | None
     shown_count: int
+    opened: bool = False  # a sealed list was shown: it stays open for good
 
     @property
     def ref(self) -> str:
@@ -200,6 +302,7 @@ class Letter:
             created_at=from_iso(row["created_at"]),
             closed_at=from_iso(row["closed_at"]) if row["closed_at"] else None,
             shown_count=row["shown_count"],
+            opened=bool(row["opened"]),
         )
 
 
@@ -480,44 +583,71 @@ class Tx:
         )
         return int(row["letter_id"]) if row else None
 
-    # organizers
+    # organizers and signatures: every look-up of a person goes through the blind index
+    # of (table, letter, person), so the same person's rows in two letters share nothing.
+
+    def _who(self, table: str, letter_id: int, user: User) -> bytes:
+        return self.sealer.person_index(table, letter_id, user.key)
+
+    def _opened(self, table: str, row: aiosqlite.Row) -> str:
+        """A row's sealed identity, opened under the binding of its table, letter, index."""
+        bound = binding(table, row["letter_id"], row["who_index"])
+        return self.sealer.open(row["who_sealed"], bound)
+
+    async def _letters_where(self, table: str, user: User) -> list[int]:
+        """The letters in which ``user`` has a row of ``table``. No index names a person
+        across letters, so each letter's index is computed and probed in a temporary
+        table (in memory: ``temp_store``) that is emptied at once."""
+        ids = [int(r["id"]) for r in await self._all("SELECT id FROM letters")]
+        if not ids:
+            return []
+        await self._run("CREATE TEMP TABLE IF NOT EXISTS probe (letter_id INTEGER NOT NULL,"
+                        " who_index BLOB NOT NULL, PRIMARY KEY (letter_id, who_index))"
+                        " WITHOUT ROWID")
+        await self.db.executemany("INSERT OR IGNORE INTO temp.probe VALUES (?, ?)",
+                                  [(n, self._who(table, n, user)) for n in ids])
+        try:
+            rows = await self._all(
+                f"SELECT t.letter_id FROM {table} t JOIN temp.probe p"
+                " ON p.letter_id = t.letter_id AND p.who_index = t.who_index"
+                " ORDER BY t.letter_id"
+            )
+        finally:
+            await self._run("DELETE FROM temp.probe")
+        return [int(r["letter_id"]) for r in rows]
 
     async def add_organizer(self, letter_id: int, user: User) -> bool:
+        index = self._who(ORGANIZERS, letter_id, user)
         changed = await self._run(
             "INSERT OR IGNORE INTO organizers (letter_id, who_index, who_sealed) VALUES (?, ?, ?)",
-            (letter_id, self.sealer.index(user.key), self.sealer.seal(user.key)),
+            (letter_id, index, self.sealer.seal(user.key, binding(ORGANIZERS, letter_id, index))),
         )
         return changed == 1
 
     async def remove_organizer(self, letter_id: int, user: User) -> bool:
         changed = await self._run(
             "DELETE FROM organizers WHERE letter_id = ? AND who_index = ?",
-            (letter_id, self.sealer.index(user.key)),
+            (letter_id, self._who(ORGANIZERS, letter_id, user)),
         )
         return changed == 1
 
     async def is_organizer(self, letter_id: int, user: User) -> bool:
         row = await self._one(
             "SELECT 1 FROM organizers WHERE letter_id = ? AND who_index = ?",
-            (letter_id, self.sealer.index(user.key)),
+            (letter_id, self._who(ORGANIZERS, letter_id, user)),
         )
         return row is not None
 
     async def organizers(self, letter_id: int) -> list[User]:
         rows = await self._all(
-            "SELECT who_sealed FROM organizers WHERE letter_id = ?", (letter_id,)
+            "SELECT letter_id, who_index, who_sealed FROM organizers WHERE letter_id = ?",
+            (letter_id,),
         )
-        return sorted(
-            (_user_from_key(self.sealer.open(r["who_sealed"])) for r in rows),
-            key=lambda u: u.key,
-        )
+        return sorted((_user_from_key(self._opened(ORGANIZERS, r)) for r in rows),
+                      key=lambda u: u.key)
 
     async def letters_organized_by(self, user: User) -> list[int]:
-        rows = await self._all(
-            "SELECT letter_id FROM organizers WHERE who_index = ? ORDER BY letter_id",
-            (self.sealer.index(user.key),),
-        )
-        return [int(r["letter_id"]) for r in rows]
+        return await self._letters_where(ORGANIZERS, user)
 
     # signatures
 
@@ -525,17 +655,18 @@ class Tx:
         self, letter_id: int, user: User, now: datetime, *, reaction_ref: str | None = None,
         by_reaction: bool = False,
     ) -> bool:
+        index = self._who(SIGNATURES, letter_id, user)
+        bound = binding(SIGNATURES, letter_id, index)
         changed = await self._run(
-            "INSERT OR IGNORE INTO signatures (letter_id, who_index, who_sealed, signed_at,"
-            " by_reaction, reaction_index, reaction_sealed) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO signatures (letter_id, who_index, who_sealed, by_reaction,"
+            " reaction_index, reaction_sealed) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 letter_id,
-                self.sealer.index(user.key),
-                self.sealer.seal(user.key),
-                utc_iso(now),
+                index,
+                self.sealer.seal(_signature_payload(user.key, now), bound),
                 int(by_reaction),
                 self.sealer.index("reaction:" + reaction_ref) if reaction_ref else None,
-                self.sealer.seal(reaction_ref) if reaction_ref else None,
+                self.sealer.seal(reaction_ref, bound) if reaction_ref else None,
             ),
         )
         return changed == 1
@@ -543,30 +674,34 @@ class Tx:
     async def remove_signature(self, letter_id: int, user: User) -> bool:
         changed = await self._run(
             "DELETE FROM signatures WHERE letter_id = ? AND who_index = ?",
-            (letter_id, self.sealer.index(user.key)),
+            (letter_id, self._who(SIGNATURES, letter_id, user)),
         )
         return changed == 1
 
+    def _signature(self, row: aiosqlite.Row) -> Signature:
+        sealed = json.loads(self._opened(SIGNATURES, row))
+        return Signature(_user_from_key(sealed["who"]), from_iso(sealed["at"]))
+
     async def signature_by_reaction(self, reaction_ref: str) -> tuple[int, User] | None:
         row = await self._one(
-            "SELECT letter_id, who_sealed FROM signatures WHERE reaction_index = ?",
+            "SELECT letter_id, who_index, who_sealed FROM signatures WHERE reaction_index = ?",
             (self.sealer.index("reaction:" + reaction_ref),),
         )
         if row is None:
             return None
-        return int(row["letter_id"]), _user_from_key(self.sealer.open(row["who_sealed"]))
+        return int(row["letter_id"]), self._signature(row).user
 
     async def signed_by_reaction(self, letter_id: int, user: User) -> bool:
         row = await self._one(
             "SELECT by_reaction FROM signatures WHERE letter_id = ? AND who_index = ?",
-            (letter_id, self.sealer.index(user.key)),
+            (letter_id, self._who(SIGNATURES, letter_id, user)),
         )
         return bool(row and row["by_reaction"])
 
     async def has_signed(self, letter_id: int, user: User) -> bool:
         row = await self._one(
             "SELECT 1 FROM signatures WHERE letter_id = ? AND who_index = ?",
-            (letter_id, self.sealer.index(user.key)),
+            (letter_id, self._who(SIGNATURES, letter_id, user)),
         )
         return row is not None
 
@@ -575,64 +710,86 @@ class Tx:
                               (letter_id,))
         return int(row["n"]) if row else 0
 
-    async def signatures(self, letter_id: int) -> list[Signature]:
-        rows = await self._all(
-            "SELECT who_sealed, signed_at FROM signatures WHERE letter_id = ?", (letter_id,)
+    async def count_without(self, letter_id: int, people: Iterable[User]) -> int:
+        """The letter's signatures less those of ``people`` (its organizers and the admins,
+        whose own signatures do not open a sealed letter)."""
+        indexes = list({self._who(SIGNATURES, letter_id, u) for u in people})
+        marks = ", ".join("?" * len(indexes))
+        row = await self._one(
+            "SELECT COUNT(*) AS n FROM signatures WHERE letter_id = ?"
+            + (f" AND who_index NOT IN ({marks})" if indexes else ""),
+            (letter_id, *indexes),
         )
-        found = [
-            Signature(_user_from_key(self.sealer.open(r["who_sealed"])), from_iso(r["signed_at"]))
-            for r in rows
-        ]
-        return sorted(found, key=lambda s: (s.signed_at, s.user.key))
+        return int(row["n"]) if row else 0
+
+    async def signatures(self, letter_id: int) -> list[Signature]:
+        """The letter's signatures in the order of their signers' ids, never signing order."""
+        rows = await self._all(
+            "SELECT letter_id, who_index, who_sealed FROM signatures WHERE letter_id = ?",
+            (letter_id,),
+        )
+        return sorted((self._signature(r) for r in rows), key=lambda s: s.user.key)
 
     async def destroy_signatures(self, letter_id: int) -> int:
         return await self._run("DELETE FROM signatures WHERE letter_id = ?", (letter_id,))
 
     async def letters_signed_by(self, user: User) -> list[int]:
-        rows = await self._all(
-            "SELECT letter_id FROM signatures WHERE who_index = ? ORDER BY letter_id",
-            (self.sealer.index(user.key),),
-        )
-        return [int(r["letter_id"]) for r in rows]
+        return await self._letters_where(SIGNATURES, user)
 
     async def erase_signatures_of(self, user: User) -> int:
-        return await self._run(
-            "DELETE FROM signatures WHERE who_index = ?", (self.sealer.index(user.key),)
-        )
+        erased = 0
+        for letter_id in await self.letters_signed_by(user):
+            erased += await self.remove_signature(letter_id, user)
+        return erased
+
+    async def mark_opened(self, letter_id: int) -> None:
+        """A sealed letter's list was shown to someone: from now on it is open for good."""
+        await self._run("UPDATE letters SET opened = 1 WHERE id = ?", (letter_id,))
 
     # key rotation
 
     async def reseal(self, new: Sealer) -> Resealed:
-        """Re-encrypt every sealed identity and recompute every blind index under ``new``,
-        and store its key check. De-duplication records are HMACs of event ids that are
-        not kept, so they cannot be recomputed: they are dropped (see SECURITY.md)."""
-        people = 0
-        for table in ("organizers", "signatures"):
-            for row in await self._all(f"SELECT rowid, who_sealed FROM {table}"):
-                who = self.sealer.open(row["who_sealed"])
-                await self._run(
-                    f"UPDATE {table} SET who_index = ?, who_sealed = ? WHERE rowid = ?",
-                    (new.index(who), new.seal(who), row["rowid"]),
-                )
-                people += 1
-        reactions = 0
-        for row in await self._all(
-            "SELECT rowid, reaction_sealed FROM signatures WHERE reaction_sealed IS NOT NULL"
-        ):
-            ref = self.sealer.open(row["reaction_sealed"])
+        """Re-encrypt every sealed value and recompute every blind index under ``new``, and
+        store its key check. De-duplication records are HMACs of event ids that are not
+        kept, so they cannot be recomputed: they are dropped (see SECURITY.md)."""
+        people = reactions = dropped = 0
+        for row in await self._all("SELECT letter_id, who_index, who_sealed FROM organizers"):
+            who = self._opened(ORGANIZERS, row)
+            index = new.person_index(ORGANIZERS, row["letter_id"], who)
             await self._run(
-                "UPDATE signatures SET reaction_index = ?, reaction_sealed = ? WHERE rowid = ?",
-                (new.index("reaction:" + ref), new.seal(ref), row["rowid"]),
+                "UPDATE organizers SET who_index = ?, who_sealed = ?"
+                " WHERE letter_id = ? AND who_index = ?",
+                (index, new.seal(who, binding(ORGANIZERS, row["letter_id"], index)),
+                 row["letter_id"], row["who_index"]),
             )
-            reactions += 1
-        unknown = await self._run(
-            "UPDATE signatures SET reaction_index = NULL"
-            " WHERE reaction_index IS NOT NULL AND reaction_sealed IS NULL"
-        )
+            people += 1
+        for row in await self._all(
+            "SELECT letter_id, who_index, who_sealed, reaction_index, reaction_sealed"
+            " FROM signatures"
+        ):
+            letter_id = row["letter_id"]
+            old_bound = binding(SIGNATURES, letter_id, row["who_index"])
+            payload = self.sealer.open(row["who_sealed"], old_bound)
+            index = new.person_index(SIGNATURES, letter_id, json.loads(payload)["who"])
+            bound = binding(SIGNATURES, letter_id, index)
+            reaction_index = reaction_sealed = None
+            if row["reaction_sealed"] is not None:
+                ref = self.sealer.open(row["reaction_sealed"], old_bound)
+                reaction_index, reaction_sealed = new.index("reaction:" + ref), new.seal(ref, bound)
+                reactions += 1
+            elif row["reaction_index"] is not None:
+                dropped += 1  # signed before migration 3: no sealed id to recompute it from
+            await self._run(
+                "UPDATE signatures SET who_index = ?, who_sealed = ?, reaction_index = ?,"
+                " reaction_sealed = ? WHERE letter_id = ? AND who_index = ?",
+                (index, new.seal(payload, bound), reaction_index, reaction_sealed, letter_id,
+                 row["who_index"]),
+            )
+            people += 1
         events = await self._run("DELETE FROM seen_events")
         await self.set_meta("key_check", new.check_value())
         self.sealer = new
-        return Resealed(people, reactions, unknown, events)
+        return Resealed(people, reactions, dropped, events)
 
     # small named values (adapters' positions)
 
@@ -658,6 +815,8 @@ class Store:
 
     @classmethod
     async def open(cls, path: Path | str, sealer: Sealer) -> Store:
+        path = Path(path)
+        _private_files(path)
         # "IMMEDIATE": sqlite3 itself opens a write transaction (BEGIN IMMEDIATE) right
         # before the first INSERT, UPDATE or DELETE outside one, in the same call; see
         # Store.transaction(write_first=True).
@@ -668,6 +827,7 @@ class Store:
             "PRAGMA synchronous=FULL",
             "PRAGMA foreign_keys=ON",
             "PRAGMA secure_delete=ON",
+            "PRAGMA temp_store=MEMORY",  # the probes of Tx._letters_where never touch disk
             "PRAGMA busy_timeout=5000",
         ):
             await db.execute(pragma)
@@ -675,6 +835,7 @@ class Store:
         try:
             await store._migrate()
             await store._check_key()
+            await store._vacuum_if_pending()
         except BaseException:
             await db.close()
             raise
@@ -684,28 +845,51 @@ class Store:
         async with self._db.execute("PRAGMA user_version") as cur:
             row = await cur.fetchone()
         version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise StoreError(
+                f"this database is at version {version}, newer than this Undersign knows "
+                f"({len(MIGRATIONS)}): run the version that made it, or a newer one"
+            )
         for number, migration in enumerate(MIGRATIONS, start=1):
             if number <= version:
                 continue
             await self._db.execute("BEGIN IMMEDIATE")
             try:
-                await migration(self._db)
+                if version:  # an existing database: its key must open it before a change
+                    await self._check_key_in_transaction()
+                await migration(self._db, self.sealer)
                 await self._db.execute(f"PRAGMA user_version = {number}")
                 await self._db.execute("COMMIT")
             except BaseException:
                 await self._db.execute("ROLLBACK")
                 raise
 
+    async def _check_key_in_transaction(self) -> None:
+        tx = Tx(self._db, self.sealer)
+        stored = await tx.get_meta("key_check")
+        if stored is None:
+            await tx.set_meta("key_check", self.sealer.check_value())
+        elif stored != self.sealer.check_value():
+            raise KeyError_(
+                "this database was sealed with another key: set UNDERSIGN_DB_KEY "
+                "(or restore the key file) to the key it was made with"
+            )
+
     async def _check_key(self) -> None:
+        async with self.transaction():
+            await self._check_key_in_transaction()
+
+    async def _vacuum_if_pending(self) -> None:
+        """After a migration that rewrote sealed rows: rebuild the file and empty the WAL,
+        so that no page of the old layout survives. Flagged in the migration's own
+        transaction, so a crash before the vacuum is finished at the next start."""
         async with self.transaction() as tx:
-            stored = await tx.get_meta("key_check")
-            if stored is None:
-                await tx.set_meta("key_check", self.sealer.check_value())
-            elif stored != self.sealer.check_value():
-                raise KeyError_(
-                    "this database was sealed with another key: set UNDERSIGN_DB_KEY "
-                    "(or restore the key file) to the key it was made with"
-                )
+            pending = await tx.get_meta("vacuum_pending")
+            if pending:
+                await tx.db.execute("DELETE FROM meta WHERE key = 'vacuum_pending'")
+        if pending:
+            await self._db.execute("VACUUM")
+            await self.checkpoint()
 
     @contextlib.asynccontextmanager
     async def transaction(self, *, write_first: bool = False) -> AsyncIterator[Tx]:

@@ -19,6 +19,7 @@ from commands import render
 from commands.parser import Token
 
 Role = Literal["anyone", "organizer"]
+PLATFORMS = ("console", "slack", "matrix")
 
 
 @dataclass
@@ -48,6 +49,31 @@ class Context:
     def is_admin(self) -> bool:
         admins = self.config.bot.admins
         return self.user.id in admins or self.user.key in admins
+
+    def admin_users(self) -> list[User]:
+        """The configured admins as users: ``platform:id`` as given, a bare id on every
+        platform (an admin entry does not say which one it means)."""
+        found: list[User] = []
+        for entry in self.config.bot.admins:
+            platform, _, ident = entry.partition(":")
+            if platform in PLATFORMS and ident:
+                found.append(User(platform, ident))
+            else:
+                found += [User(p, entry) for p in PLATFORMS]
+        return found
+
+    async def counted(self, letter: Letter) -> int:
+        """Signatures that count toward a sealed letter's threshold: not those of its
+        organizers or of the admins, who could otherwise sign to open it themselves."""
+        people = [*await self.tx.organizers(letter.id), *self.admin_users()]
+        return await self.tx.count_without(letter.id, people)
+
+    async def sealed_shut(self, letter: Letter) -> bool:
+        """A sealed letter whose names nobody may see yet: below its threshold (counted as
+        above) and never opened. Once shown, a list stays open for good."""
+        if letter.visibility != "sealed" or letter.opened:
+            return False
+        return await self.counted(letter) < (letter.threshold or 0)
 
     def tell(self, *body: Segment, attachment: Attachment | None = None) -> None:
         """A private reply to the person who acted."""

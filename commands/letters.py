@@ -84,17 +84,20 @@ async def status(ctx: Context, args: list[Token]) -> None:
     no_more(args)
     letter = ctx.the_letter()
     live = await ctx.tx.count(letter.id)
-    count = (
-        render.exact_count(live)
-        if letter.visibility == "public" or await ctx.organizes()
-        else render.public_count(letter, None)
-    )
+    # Organizers see the live count of a count letter, and of a sealed one whose names
+    # they may see; below a sealed letter's threshold, the batched count everyone sees.
+    exact = letter.visibility == "public" or (
+        await ctx.organizes() and not await ctx.sealed_shut(letter))
+    count = render.exact_count(live) if exact else render.public_count(letter, None)
     body = render.status(letter, ctx.config, ctx.tz, count)
     if letter.visibility == "public":
-        names = await ctx.tx.signatures(letter.id)
+        names = await ctx.tx.signatures(letter.id)  # in the order of ids, not of signing
         if names:
             body.append("\nSigned by: ")
             body += _people([s.user for s in names])
+    elif letter.visibility == "sealed" and letter.opened and await ctx.tx.has_signed(
+            letter.id, ctx.user):
+        body.append(f"\nYou signed. {render.OPENED}")
     ctx.tell(*body)
 
 
@@ -123,18 +126,18 @@ def _people(users: list[User]) -> list[Segment]:
     return out
 
 
-def _sealed_shut(letter: Letter, count: int) -> bool:
-    return letter.visibility == "sealed" and count < (letter.threshold or 0)
-
-
 async def _names(ctx: Context, letter: Letter) -> list[Signature]:
-    """The signatures an organizer may see: none of a sealed letter below its threshold."""
-    found = await ctx.tx.signatures(letter.id)
-    if _sealed_shut(letter, len(found)):
+    """The signatures an organizer may see: none of a sealed letter below its threshold.
+    Showing a sealed letter's names opens it for good."""
+    if await ctx.sealed_shut(letter):
         raise UsageError(
             f"{letter.ref} is sealed: no name is shown to anyone, organizers included, until "
-            f"{letter.threshold} have signed. It has {render.exact_count(len(found))} so far."
+            f"{letter.threshold} people who do not organize it have signed. So far: "
+            f"{render.public_count(letter, None)}."
         )
+    found = await ctx.tx.signatures(letter.id)
+    if found and letter.visibility == "sealed" and not letter.opened:
+        await ctx.tx.mark_opened(letter.id)
     return found
 
 
@@ -219,12 +222,15 @@ async def finish(ctx: Context, letter: Letter) -> None:
     """Close a letter, by hand or at its deadline: final list to the organizers, privately;
     a sealed letter below its threshold is destroyed unseen and only its count is told.
     Its reviews and reminders are cancelled."""
+    shut = await ctx.sealed_shut(letter)
     found = await ctx.tx.signatures(letter.id)
     await ctx.tx.close_letter(letter.id, ctx.now)
     await ctx.tx.set_shown_count(letter.id, len(found))
     cancelled = await ctx.tx.delete_schedules_of(letter.id)
     days = ctx.config.bot.retention_days
-    if _sealed_shut(letter, len(found)):
+    if found and not shut and letter.visibility == "sealed":
+        await ctx.tx.mark_opened(letter.id)  # the final list goes to the organizers
+    if shut:
         await ctx.tx.destroy_signatures(letter.id)
         ctx.erased = True
         report: list[Segment] = [

@@ -16,6 +16,11 @@ VISIBILITY = {
 }
 
 
+# Told to the signers of a sealed letter whose list has been shown (it never re-seals).
+OPENED = ("This sealed letter's list has been opened: its organizers can see the names "
+          "of everyone who signed.")
+
+
 def when(moment: datetime, tz: str) -> str:
     local = moment.astimezone(ZoneInfo(tz))
     return local.strftime("%a %Y-%m-%d %H:%M ") + tz

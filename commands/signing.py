@@ -64,8 +64,12 @@ async def _sign(ctx: Context, letter: Letter, reaction_ref: str | None = None,
             ctx.tell(f"You have already signed {letter.ref}.")
         return
     extra = ""
-    if letter.visibility == "sealed":
+    if letter.visibility == "sealed" and letter.opened:
+        extra = " " + render.OPENED
+    elif letter.visibility == "sealed":
         extra = f" No name is shown to anyone until {letter.threshold} have signed."
+        if await ctx.tx.is_organizer(letter.id, ctx.user) or ctx.is_admin:
+            extra += " As an organizer, your own signature does not count toward that."
     elif letter.visibility == "count":
         extra = " Only the organizers can see your name."
     ctx.tell(f"You signed {letter.ref} ", Said(letter.title), "." + extra,

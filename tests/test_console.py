@@ -88,13 +88,13 @@ def test_the_database_names_nobody_and_forget_me_leaves_no_trace(
     for name in NAMES:
         assert name.encode() not in raw and name.encode("utf-16-le") not in raw
     sealer = Sealer(load_key(tmp_path / "undersign.db"))
-    index = sealer.index("console:dolores")
+    index = sealer.person_index("signatures", 1, "console:dolores")
     assert index in raw, "the blind index is how signatures are found"
     done = run(tmp_path, ["dolores> /undersign forget-me"])
     assert "1 signature erased" in done.stdout
     raw = _files(tmp_path)
     assert index not in raw, "forget-me left the caller's blind index in the files"
-    assert sealer.index("console:bertrand") in raw
+    assert sealer.person_index("signatures", 1, "console:bertrand") in raw
 
 
 def test_a_key_file_is_made_with_mode_0600_and_a_wrong_key_stops_start_up(tmp_path: Path) -> None:

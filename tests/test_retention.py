@@ -154,15 +154,17 @@ async def test_forget_me_folds_the_wal_and_leaves_no_sealed_byte_of_the_caller(b
     for letter in ("L1", "L2", "L3"):
         await bot.say("dora", f"sign {letter}")
         await bot.say("eve", f"sign {letter}")
-    dora = bot.app.store.sealer.index("console:dora")
-    blobs = [r[0] for r in _rows(db, "SELECT who_sealed FROM signatures WHERE who_index = ?",
-                                 dora)]
-    assert len(blobs) == 3 and dora in _files(db)
+    sealer = bot.app.store.sealer
+    dora = [sealer.person_index("signatures", n, "console:dora") for n in (1, 2, 3)]
+    blobs = [r[0] for i in dora
+             for r in _rows(db, "SELECT who_sealed FROM signatures WHERE who_index = ?", i)]
+    files = _files(db)
+    assert len(blobs) == 3 and all(i in files for i in dora)
     await bot.say("dora", "forget-me")
     assert _wal_is_folded(db)
     files = _files(db)
-    assert dora not in files and not any(blob in files for blob in blobs)
-    assert bot.app.store.sealer.index("console:eve") in files
+    assert not any(i in files for i in dora) and not any(blob in files for blob in blobs)
+    assert sealer.person_index("signatures", 1, "console:eve") in files
 
 
 async def test_withdrawing_and_a_sealed_list_destroyed_unseen_leave_no_sealed_byte(
@@ -171,11 +173,13 @@ async def test_withdrawing_and_a_sealed_list_destroyed_unseen_leave_no_sealed_by
     db = bot.app.config.database_path
     await bot.new("olga", "visibility public")
     await bot.say("dora", "sign L1")
-    dora = bot.app.store.sealer.index("console:dora")
+    dora = bot.app.store.sealer.person_index("signatures", 1, "console:dora")
+    assert dora in _files(db)
     await bot.say("dora", "unsign L1")
     assert _wal_is_folded(db) and dora not in _files(db)
     await bot.new("olga", "visibility sealed threshold 5")
     await bot.say("eve", "sign L2")
-    eve = bot.app.store.sealer.index("console:eve")
+    eve = bot.app.store.sealer.person_index("signatures", 2, "console:eve")
+    assert eve in _files(db)
     await bot.say("olga", "close L2")
     assert _wal_is_folded(db) and eve not in _files(db)
