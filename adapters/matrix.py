@@ -20,6 +20,7 @@ import html
 import json
 import logging
 import random
+import stat
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -153,6 +154,11 @@ class MatrixAdapter:
             nio_log.setLevel(logging.ERROR)  # nio logs user and room ids at INFO/WARNING
         if self.config.e2ee:
             self.store_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+            mode = stat.S_IMODE(self.store_path.stat().st_mode)
+            if mode & 0o077:  # it holds the device's private keys
+                raise RuntimeError(f"matrix: the E2EE store {self.store_path.name} can be read "
+                                   f"by others (mode {mode:o}); run: chmod 700 "
+                                   f"{self.store_path.name}")
         cfg = AsyncClientConfig(
             max_limit_exceeded=0,
             max_timeouts=0,

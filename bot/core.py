@@ -185,6 +185,8 @@ class Core:
     async def _refresh_counts(self, ctx: Context) -> None:
         """Bring the public count of letters that are not public up to date, on a timer,
         so that the moment somebody signed cannot be read from it."""
+        if await ctx.tx.reorder_signatures():
+            ctx.erased = True  # fold the WAL: its frames hold the rows as first written
         for letter, live in await ctx.tx.stale_public_counts():
             await ctx.tx.set_shown_count(letter.id, live)
             await ctx.update_announcements(letter)

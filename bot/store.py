@@ -201,7 +201,9 @@ async def _m5_per_letter_identities(db: aiosqlite.Connection, sealer: Sealer) ->
     of (table, letter, person), with every sealed value bound to its table, letter and
     index; the clear ``signed_at`` goes (the exact time is sealed with the identity), and
     so do the global by-person indexes. Rows are written in index order, not signing
-    order. ``letters.opened`` records that a sealed list has been shown. The file is
+    order, and ``letters.reorder`` marks a letter signed since its rows were last rewritten
+in that order (see ``Tx.reorder_signatures``). ``letters.opened`` records that a sealed
+list has been shown. The file is
     vacuumed after the commit (``vacuum_pending``) so no old page lingers."""
     await _script(
         db,
@@ -254,6 +256,7 @@ async def _m5_per_letter_identities(db: aiosqlite.Connection, sealer: Sealer) ->
         CREATE INDEX signatures_by_reaction ON signatures(reaction_index)
             WHERE reaction_index IS NOT NULL;
         ALTER TABLE letters ADD COLUMN opened INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE letters ADD COLUMN reorder INTEGER NOT NULL DEFAULT 0;
         INSERT OR REPLACE INTO meta (key, value) VALUES ('vacuum_pending', '1')
         """,
     )
@@ -402,11 +405,14 @@ class Tx:
     # events
 
     async def first_sighting(self, event_id: str, now: datetime) -> bool:
-        """Record a platform event id; False when it was seen before (a redelivery)."""
+        """Record a platform event id; False when it was seen before (a redelivery). The
+        time kept is the hour (rounded up, so a record lives at least 48 hours): the
+        file does not say to the second when anyone did anything."""
         index = self.sealer.index("event:" + event_id)
+        hour = now.replace(minute=0, second=0, microsecond=0)
         changed = await self._run(
             "INSERT OR IGNORE INTO seen_events (event_index, seen_at) VALUES (?, ?)",
-            (index, utc_iso(now)),
+            (index, utc_iso(hour if hour == now else hour + timedelta(hours=1))),
         )
         return changed == 1
 
@@ -669,7 +675,29 @@ class Tx:
                 self.sealer.seal(reaction_ref, bound) if reaction_ref else None,
             ),
         )
+        if changed:
+            await self._run("UPDATE letters SET reorder = 1 WHERE id = ? AND reorder = 0",
+                            (letter_id,))
         return changed == 1
+
+    async def reorder_signatures(self) -> int:
+        """Rewrite the rows of every letter signed since the last call in the order of
+        their blind index. SQLite places a new row's bytes by when it was written, so
+        between two calls the file orders the signatures made meanwhile; after one, no
+        longer (the caller then folds the WAL, which holds the pages as written)."""
+        done = 0
+        for letter in await self._all("SELECT id FROM letters WHERE reorder = 1"):
+            rows = await self._all(
+                "SELECT letter_id, who_index, who_sealed, by_reaction, reaction_index,"
+                " reaction_sealed FROM signatures WHERE letter_id = ? ORDER BY who_index",
+                (letter["id"],),
+            )
+            await self._run("DELETE FROM signatures WHERE letter_id = ?", (letter["id"],))
+            await self.db.executemany("INSERT INTO signatures VALUES (?, ?, ?, ?, ?, ?)",
+                                      [tuple(r) for r in rows])
+            await self._run("UPDATE letters SET reorder = 0 WHERE id = ?", (letter["id"],))
+            done += 1
+        return done
 
     async def remove_signature(self, letter_id: int, user: User) -> bool:
         changed = await self._run(
