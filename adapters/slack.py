@@ -12,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
@@ -46,6 +49,32 @@ if sdk_log.level == logging.NOTSET:
 
 REFUSED = "Undersign is not enabled for this workspace."
 FALL_BACK_TO_DM = {"channel_not_found", "not_in_channel", "user_not_in_channel", "is_archived"}
+# Slack's documented limits on a response_url: 30 minutes, 5 responses.
+RESPONSE_URL_SECONDS = 30 * 60
+RESPONSE_URL_USES = 5
+RESPONSE_URL_CACHE = 10_000
+
+Message = tuple[str, list[dict[str, Any]]]  # a message's text and its blocks
+
+
+@dataclass
+class ResponseUrl:
+    """Where to answer one slash command or click, kept in memory only (never stored)."""
+
+    url: str
+    expires: float
+    uses: int = 0
+
+
+def hooks_origin(api_base_url: str) -> str:
+    """The origin response URLs may have: Slack's hooks host next to its Web API host
+    (``https://hooks.slack.com`` for ``https://slack.com/api/``), else the Web API's own
+    origin (a test double or a proxy). A payload's URL elsewhere is ignored, never fetched."""
+    parts = urlsplit(api_base_url)
+    host = parts.netloc
+    if parts.hostname in ("slack.com", "slack-gov.com"):
+        host = f"hooks.{host}"
+    return f"{parts.scheme}://{host}"
 
 
 def error_code(exc: SlackApiError) -> str:
@@ -87,6 +116,8 @@ class SlackAdapter:
         self._tz_cache: OrderedDict[str, str | None] = OrderedDict()
         self._tz_cache_size = tz_cache_size
         self._dm_channels: dict[str, str] = {}
+        self._response_urls: OrderedDict[tuple[str, str], ResponseUrl] = OrderedDict()
+        self._hooks_origin = hooks_origin(config.api_base_url)
         self._tasks: set[asyncio.Task[None]] = set()
         self._handle: Handler | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -251,18 +282,67 @@ class SlackAdapter:
         if not self._allowed(body):
             return await self._refuse(body)
         user = tr.user_of(body)
+        self._remember_response_url(body)
         await self._dispatch(tr.slash_command(body, await self.timezone(user) if user else None))
 
     async def _on_click(self, body: dict[str, Any]) -> None:
         if not self._allowed(body):
             return await self._refuse(body)
         user = tr.user_of(body)
+        self._remember_response_url(body)
         await self._dispatch(tr.button_click(body, await self.timezone(user) if user else None))
 
     async def _on_reaction(self, body: dict[str, Any]) -> None:
         # Reactions from other workspaces (a shared channel) are ignored without a word.
         if self._allowed(body):
             await self._dispatch(tr.reaction(body, self.bot.sign_emoji))
+
+    def _remember_response_url(self, body: Mapping[str, Any]) -> None:
+        """Keep the payload's response_url for the replies to this action, keyed by where
+        and by whom it was taken (the context of those replies)."""
+        url, channel, user = tr.response_url_of(body), tr.channel_of(body), tr.user_of(body)
+        if url is None or channel is None or user is None:
+            return
+        if not url.startswith(self._hooks_origin + "/"):
+            log.warning("Slack sent a response_url on an unexpected host; it is ignored")
+            return
+        key = (channel, user)
+        self._response_urls.pop(key, None)
+        self._response_urls[key] = ResponseUrl(url, time.monotonic() + RESPONSE_URL_SECONDS)
+        while len(self._response_urls) > RESPONSE_URL_CACHE:
+            self._response_urls.popitem(last=False)
+
+    def _response_url(self, channel: str, user: str) -> ResponseUrl | None:
+        found = self._response_urls.get((channel, user))
+        if found is None:
+            return None
+        if found.expires <= time.monotonic() or found.uses >= RESPONSE_URL_USES:
+            del self._response_urls[channel, user]
+            return None
+        return found
+
+    async def _respond(self, channel: str, user: str, text: str,
+                       blocks: list[dict[str, Any]]) -> bool:
+        """An ephemeral answer through the response_url of the action this replies to.
+        Failures are logged with the HTTP status only, never the URL."""
+        answer = self._response_url(channel, user)
+        if answer is None or self._session is None:
+            return False
+        answer.uses += 1
+        payload = {"response_type": "ephemeral", "replace_original": False,
+                   "text": text, "blocks": blocks}
+        try:
+            async with self._session.post(
+                answer.url, json=payload, proxy=self.client.proxy,
+                timeout=aiohttp.ClientTimeout(total=10),
+            ) as resp:
+                body = await resp.text()
+                if resp.status == 200 and not body.lstrip().startswith('{"ok":false'):
+                    return True
+                log.warning("Slack response_url failed: HTTP %s", resp.status)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            log.warning("Slack response_url failed: %s", type(exc).__name__)
+        return False
 
     async def timezone(self, user: str) -> str | None:
         """The user's IANA zone from users.info, cached in memory only (never stored)."""
@@ -361,23 +441,61 @@ class SlackAdapter:
         return str(result["ts"]) if result is not None else None
 
     async def _private(self, reply: Private) -> str | None:
+        """With ``private_replies = "ephemeral"``: ephemerally — through the response_url
+        of the action this answers, else chat.postEphemeral in the room — and, where
+        neither works, a DM; but a sensitive reply (it names a signer or says that someone
+        signed) never goes to a DM or a file: its neutral ``fallback`` does, or nothing.
+        With ``"dm"``: a DM (and an export as a file)."""
+        if self.config.private_replies != "ephemeral":
+            return await self._direct(reply)
+        sent, may_dm, ref = await self._ephemeral(reply)
+        if sent or not may_dm:
+            return ref
+        if not reply.sensitive:
+            return await self._direct(reply)
+        if reply.fallback is None:
+            log.warning("Slack: a private reply that names signers had no ephemeral way "
+                        "and is not sent to a DM")
+            return None
+        return await self._direct(Private(reply.user, reply.fallback))
+
+    def _ephemeral_messages(self, reply: Private) -> list[Message]:
         text = tr.render(reply.body)
-        context = reply.context
-        ephemeral = self.config.private_replies == "ephemeral"
-        if reply.attachment is None and context is not None and ephemeral:
+        if reply.attachment is None:
+            return [(text, tr.blocks(text, None))]
+        content = reply.attachment.content.decode("utf-8", "replace")
+        return tr.code_messages(text, content)
+
+    async def _ephemeral(self, reply: Private) -> tuple[bool, bool, str | None]:
+        """Whether the reply went ephemerally, if not whether a DM may stand in (not after
+        a fault that a DM would not cure), and chat.postEphemeral's message_ts if it was
+        used. A reply of several messages that breaks off after the first counts as sent:
+        it is not repeated elsewhere."""
+        if reply.context is None:
+            return False, True, None
+        channel, user = reply.context.id, reply.user.id
+        ref: str | None = None
+        for n, (text, blocks) in enumerate(self._ephemeral_messages(reply)):
+            if await self._respond(channel, user, text, blocks):
+                continue
             try:
-                result = await self._call(
-                    "chat.postEphemeral",
-                    self.client.chat_postEphemeral,
-                    context.id,
-                    user=reply.user.id,
-                    text=text,
-                    blocks=tr.blocks(text, None),
-                )
-                return str(result["message_ts"]) if result is not None else None
+                result = await self._call("chat.postEphemeral", self.client.chat_postEphemeral,
+                                          channel, user=user, text=text, blocks=blocks)
+                may_dm = False
+                if result is not None:
+                    ref = str(result["message_ts"])
+                    continue
             except SlackApiError as exc:
-                if error_code(exc) not in FALL_BACK_TO_DM:
-                    return None
+                may_dm = error_code(exc) in FALL_BACK_TO_DM
+            if n:
+                log.warning("Slack: a private reply was cut short after %d messages", n)
+                return True, False, ref
+            return False, may_dm, None
+        return True, False, ref
+
+    async def _direct(self, reply: Private) -> str | None:
+        """The reply in a DM: as a file with its attachment, else as a message."""
+        text = tr.render(reply.body)
         channel = await self._dm(reply.user.id)
         if channel is None:
             return None

@@ -147,6 +147,29 @@ def _chunks(text: str, size: int = SECTION_LIMIT) -> list[str]:
     return out
 
 
+CODE_CHUNK = 2900  # CSV text per code block: with the fences it stays under SECTION_LIMIT
+CODE_BLOCKS_PER_MESSAGE = 5  # at most ~15,000 characters per ephemeral message
+
+
+def code_messages(lead: str, content: str) -> list[tuple[str, list[dict[str, Any]]]]:
+    """A text (a CSV) as code blocks, split on line breaks over as many messages as it
+    takes: each message is (its notification text, its blocks); the first opens with
+    ``lead``. For where a file cannot go (an ephemeral message carries no file)."""
+    chunks = [f"```{chunk}```" for chunk in _chunks(escape(content).rstrip("\n"), CODE_CHUNK)]
+    groups = [chunks[i:i + CODE_BLOCKS_PER_MESSAGE]
+              for i in range(0, len(chunks), CODE_BLOCKS_PER_MESSAGE)]
+    out: list[tuple[str, list[dict[str, Any]]]] = []
+    for n, group in enumerate(groups, 1):
+        head = lead if n == 1 else ""
+        if len(groups) > 1:
+            head += f"{' ' if head else ''}(part {n} of {len(groups)})"
+        sections = ([head] if head else []) + group
+        out.append((head or f"part {n} of {len(groups)}",
+                    [{"type": "section", "text": {"type": "mrkdwn", "text": text}}
+                     for text in sections]))
+    return out
+
+
 def blocks(text: str, announces: int | None) -> list[dict[str, Any]]:
     """Block Kit for a message: mrkdwn sections, then Sign / Withdraw on an announcement."""
     out: list[dict[str, Any]] = [
@@ -231,6 +254,14 @@ def channel_of(body: Payload) -> str | None:
     return (_id(body.get("channel_id")) or _id(_map(body.get("container")).get("channel_id"))
             or _id(_map(body.get("channel")).get("id"))
             or _id(_map(_map(body.get("event")).get("item")).get("channel")))
+
+
+def response_url_of(body: Payload) -> str | None:
+    """The ``response_url`` of a slash command or block_actions payload: the way to answer
+    that very action ephemerally, even where the bot is not a member. Never stored."""
+    url = _id(body.get("response_url"))
+    return url if url is not None and url.isascii() and url.startswith(("https://", "http://")) \
+        else None
 
 
 def slash_command(body: Payload, tz: str | None) -> Command | None:

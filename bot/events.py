@@ -170,12 +170,19 @@ class Post:
 @dataclass(frozen=True)
 class Private:
     """A message only ``user`` may see. ``context`` is the room the user acted in (Slack
-    ephemeral messages need it); the adapter picks ephemeral or DM, never the room."""
+    ephemeral messages need it); the adapter picks ephemeral or DM, never the room.
+
+    ``sensitive`` marks a body that names a signer or says that someone signed or
+    withdrew: an adapter whose direct messages can be read by others (exports of DMs)
+    must not send it there when configured to avoid them. It sends ``fallback`` instead,
+    a neutral body naming nobody, or nothing."""
 
     user: User
     body: Rich
     context: Room | None = None
     attachment: Attachment | None = None
+    sensitive: bool = False
+    fallback: Rich | None = None
 
     @property
     def platform(self) -> Platform:

@@ -75,12 +75,18 @@ class Context:
             return False
         return await self.counted(letter) < (letter.threshold or 0)
 
-    def tell(self, *body: Segment, attachment: Attachment | None = None) -> None:
-        """A private reply to the person who acted."""
-        self.replies.append(Private(self.user, tuple(body), self.room, attachment))
+    def tell(self, *body: Segment, attachment: Attachment | None = None,
+             sensitive: bool = False, fallback: Rich | None = None) -> None:
+        """A private reply to the person who acted. ``sensitive``: it names a signer or
+        says that someone signed or withdrew; ``fallback``: a neutral body naming nobody,
+        for where the sensitive one cannot go privately enough (see ``Private``)."""
+        self.replies.append(Private(self.user, tuple(body), self.room, attachment,
+                                    sensitive, fallback))
 
-    def tell_user(self, user: User, *body: Segment) -> None:
-        self.replies.append(Private(user, tuple(body), None))
+    def tell_user(self, user: User, *body: Segment, sensitive: bool = False,
+                  fallback: Rich | None = None) -> None:
+        """A private reply to someone else, outside any room (see ``tell``)."""
+        self.replies.append(Private(user, tuple(body), None, None, sensitive, fallback))
 
     def post(self, room: Room, body: Rich, announces: int | None = None) -> None:
         self.replies.append(Post(room, body, announces))

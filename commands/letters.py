@@ -90,15 +90,18 @@ async def status(ctx: Context, args: list[Token]) -> None:
         await ctx.organizes() and not await ctx.sealed_shut(letter))
     count = render.exact_count(live) if exact else render.public_count(letter, None)
     body = render.status(letter, ctx.config, ctx.tz, count)
+    sensitive = False
     if letter.visibility == "public":
         names = await ctx.tx.signatures(letter.id)  # in the order of ids, not of signing
         if names:
             body.append("\nSigned by: ")
             body += _people([s.user for s in names])
+            sensitive = True
     elif letter.visibility == "sealed" and letter.opened and await ctx.tx.has_signed(
             letter.id, ctx.user):
         body.append(f"\nYou signed. {render.OPENED}")
-    ctx.tell(*body)
+        sensitive = True
+    ctx.tell(*body, sensitive=sensitive)
 
 
 @command("list", "list", "open letters announced in this room", reads_only=True)
@@ -151,7 +154,7 @@ async def signers(ctx: Context, args: list[Token]) -> None:
         ctx.tell(f"Nobody has signed {letter.ref} yet.")
         return
     ctx.tell(f"{letter.ref} — {render.exact_count(len(found))}: ",
-             *_people([s.user for s in found]))
+             *_people([s.user for s in found]), sensitive=True)
 
 
 _USER_FORMS = {
@@ -246,12 +249,35 @@ async def finish(ctx: Context, letter: Letter) -> None:
         report = [f"{letter.ref} ", Said(letter.title), " closed with no signatures."]
     if cancelled:
         report.append(f"\nIts {cancelled} scheduled review(s) and reminder(s) were cancelled.")
-    organizers = await ctx.tx.organizers(letter.id)
-    for org in organizers:
-        ctx.tell_user(org, *report)
-    if ctx.user not in organizers and ctx.is_admin:
-        ctx.tell(*report)  # an admin acting as organizer is told too
+    await _report_closed(ctx, letter, report, len(found), named=bool(found) and not shut,
+                         cancelled=cancelled)
     await ctx.update_announcements(letter)
+
+
+async def _report_closed(ctx: Context, letter: Letter, report: list[Segment], count: int, *,
+                         named: bool, cancelled: int) -> None:
+    """The final report goes to every organizer. A close typed by someone (an organizer
+    or an admin) answers that person's command; the others, and everyone when the letter
+    closed at its deadline (no room: the scheduler acted), are told apart from any room.
+    A report that names signers carries a neutral fallback naming nobody."""
+    typed = ctx.room is not None
+    how = "was closed by an organizer" if typed else "closed at its deadline"
+
+    def neutral(platform: str) -> tuple[Segment, ...] | None:
+        if not named:
+            return None
+        line: list[Segment] = [
+            f"{letter.ref} {how} with {render.exact_count(count)}; "
+            f"`{render.prefix(ctx.config, platform)} signers {letter.ref}` shows the list."]
+        if cancelled:
+            line.append(f"\nIts {cancelled} scheduled review(s) and reminder(s) were cancelled.")
+        return tuple(line)
+
+    if typed:
+        ctx.tell(*report, sensitive=named, fallback=neutral(ctx.user.platform))
+    for org in await ctx.tx.organizers(letter.id):
+        if not (typed and org == ctx.user):
+            ctx.tell_user(org, *report, sensitive=named, fallback=neutral(org.platform))
 
 
 @command("export", "export L<n>", "a CSV of signers and times, privately", role="organizer",
@@ -268,4 +294,5 @@ async def export(ctx: Context, args: list[Token]) -> None:
     ctx.tell(
         f"{letter.ref}: {render.exact_count(len(found))}, attached as CSV. Keep it safe.",
         attachment=Attachment(f"{letter.ref.lower()}-signers.csv", out.getvalue().encode()),
+        sensitive=bool(found),
     )

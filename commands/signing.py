@@ -61,7 +61,7 @@ async def _sign(ctx: Context, letter: Letter, reaction_ref: str | None = None,
     if not await ctx.tx.add_signature(letter.id, ctx.user, ctx.now, reaction_ref=reaction_ref,
                                       by_reaction=by_reaction):
         if not by_reaction:
-            ctx.tell(f"You have already signed {letter.ref}.")
+            ctx.tell(f"You have already signed {letter.ref}.", sensitive=True)
         return
     extra = ""
     if letter.visibility == "sealed" and letter.opened:
@@ -73,7 +73,7 @@ async def _sign(ctx: Context, letter: Letter, reaction_ref: str | None = None,
     elif letter.visibility == "count":
         extra = " Only the organizers can see your name."
     ctx.tell(f"You signed {letter.ref} ", Said(letter.title), "." + extra,
-             f" To withdraw: unsign {letter.ref}.")
+             f" To withdraw: unsign {letter.ref}.", sensitive=True)
     if letter.visibility == "public":
         await ctx.update_announcements(letter)
 
@@ -89,11 +89,11 @@ async def unsign(ctx: Context, args: list[Token]) -> None:
 async def _withdraw(ctx: Context, letter: Letter, *, quiet: bool) -> None:
     if not await ctx.tx.remove_signature(letter.id, ctx.user):
         if not quiet:
-            ctx.tell(f"You have not signed {letter.ref}.")
+            ctx.tell(f"You have not signed {letter.ref}.", sensitive=True)
         return
     ctx.erased = True  # "nothing of your signature is kept": not in the WAL either
     ctx.tell(f"You withdrew from {letter.ref} ", Said(letter.title),
-             ". Nothing of your signature is kept.")
+             ". Nothing of your signature is kept.", sensitive=True)
     if letter.visibility == "public":
         await ctx.update_announcements(letter)
 
@@ -146,5 +146,5 @@ async def forget_me(ctx: Context, args: list[Token]) -> None:
                 "with your own name once someone else organizes it too.")
     ctx.tell(
         f"Done: {len(letter_ids)} signature{'' if len(letter_ids) == 1 else 's'} erased, "
-        "with every record of them." + note
+        "with every record of them." + note, sensitive=True
     )

@@ -172,8 +172,11 @@ def slash_body(
     trigger: str = "2093168434705.1761091294307.7f8d01a322363a013721e32e83af484b",
     command: str = "/undersign",
     team: str = "T01ND2P8N91",
+    response_url: str | None = None,
 ) -> str:
-    """The recorded slash-command body with our command, text, user and channel."""
+    """The recorded slash-command body with our command, text, user and channel (and
+    response_url, else the recorded one, on Slack's host: the adapter ignores it when its
+    Web API is the fake)."""
     fields = urllib.parse.parse_qs(fixture("slash_command.urlencoded"), keep_blank_values=True)
     flat = {k: v[0] for k, v in fields.items()}
     flat.update(
@@ -184,6 +187,8 @@ def slash_body(
         trigger_id=trigger,
         team_id=team,
     )
+    if response_url is not None:
+        flat["response_url"] = response_url
     return urllib.parse.urlencode(flat)
 
 
@@ -238,6 +243,7 @@ def button_payload(
     user: str = "U01NK1K9L68",
     channel: str = "C01N9PM1D53",
     org_wide: bool = False,
+    response_url: str | None = None,
 ) -> dict[str, Any]:
     """A click on our button: the recorded block_actions payload (or the org-wide ephemeral
     one, with ``team: null`` and no ``message``), with our action."""
@@ -249,6 +255,8 @@ def button_payload(
     action = body["actions"][0]
     action.update(action_id=action_id, value=value, block_id=f"undersign_L{value}")
     action["text"]["text"] = "Sign"
+    if response_url is not None:
+        body["response_url"] = response_url
     return body
 
 

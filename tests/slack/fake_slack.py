@@ -45,6 +45,24 @@ class Call:
 
 
 @dataclass
+class Response:
+    """What the adapter posted to a response_url (``tag`` names the action it answers)."""
+
+    tag: str
+    payload: dict[str, Any]
+
+    @property
+    def text(self) -> str:
+        return str(self.payload.get("text", ""))
+
+    @property
+    def shown(self) -> str:
+        """The text and every block's text: all that the reader sees."""
+        blocks = self.payload.get("blocks") or []
+        return "\n".join([self.text, *(str(b.get("text", {}).get("text", "")) for b in blocks)])
+
+
+@dataclass
 class Bucket:
     rate: float
     burst: float
@@ -73,6 +91,8 @@ class FakeSlack:
         self.limits: dict[str, Bucket] = {}
         self.force_429: dict[str, int] = {}
         self.fail: dict[str, str] = {}  # method -> Slack error code to answer with
+        self.responses: list[Response] = []  # what was posted to response URLs
+        self.response_status = 200  # the HTTP status response URLs answer with
         self.rate_limited: list[str] = []
         self.acks: dict[str, dict[str, Any]] = {}
         self.connections = 0
@@ -101,6 +121,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/link", self._link)
+        app.router.add_post("/response/{tag}", self._response)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -116,6 +137,17 @@ class FakeSlack:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url(self, tag: str) -> str:
+        """A response_url for a payload, as Slack gives one with each slash command and
+        click; what is posted to it lands in ``responses``."""
+        return f"http://127.0.0.1:{self.port}/response/{tag}"
+
+    async def _response(self, request: web.Request) -> web.Response:
+        if self.response_status != 200:
+            return web.Response(status=self.response_status, text="expired_url")
+        self.responses.append(Response(request.match_info["tag"], await request.json()))
+        return web.Response(text="ok")
 
     # -- Web API ------------------------------------------------------------------------
 

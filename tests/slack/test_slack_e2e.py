@@ -4,15 +4,19 @@ replies back through the adapter to the fake Web API."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from adapters.slack import SlackAdapter
 from bot.app import App
 from bot.config import Config
+from bot.core import utc_now
 from tests.slack.conftest import (
     FORM,
     JSON,
@@ -38,14 +42,18 @@ class Slack:
     fake: FakeSlack
     triggers: int = 0
 
-    async def command(self, user: str, text: str) -> list[Call]:
+    async def command(self, user: str, text: str, *, channel: str = ROOM,
+                      response_url: str | None = None) -> list[Call]:
         self.triggers += 1
         return await self._send(
-            slash_body(text, user=user, channel=ROOM, trigger=f"9.9.{self.triggers}"), FORM
+            slash_body(text, user=user, channel=channel, trigger=f"9.9.{self.triggers}",
+                       response_url=response_url), FORM
         )
 
-    async def click(self, user: str, action: str, letter: int) -> list[Call]:
-        body = button_payload(action, str(letter), user=user, channel=ROOM)
+    async def click(self, user: str, action: str, letter: int, *, channel: str = ROOM,
+                    response_url: str | None = None) -> list[Call]:
+        body = button_payload(action, str(letter), user=user, channel=channel,
+                              response_url=response_url)
         self.triggers += 1
         body["trigger_id"] = f"8.8.{self.triggers}"
         return await self._send(form_payload(body), FORM)
@@ -73,22 +81,34 @@ class Slack:
 
     async def announce(self, title: str, visibility: str) -> tuple[int, str]:
         calls = await self.command(ORGANIZER, f'new "{title}" visibility {visibility}')
-        [post] = [c for c in calls if c.method == "chat.postMessage"]
+        [post] = [c for c in calls if c.method == "chat.postMessage" and c.channel == ROOM]
         letter = int(post.blocks[-1]["elements"][0]["value"])
         return letter, str(post.response["ts"])
 
 
-@pytest.fixture
-async def slack(fake: FakeSlack, tmp_path: Path) -> AsyncIterator[Slack]:
-    config = Config.model_validate({"bot": {"database": str(tmp_path / "undersign.db")}})
-    app = App(config)
+@asynccontextmanager
+async def running(fake: FakeSlack, tmp_path: Path, *, clock: Callable[[], datetime] = utc_now,
+                  **slack: Any) -> AsyncIterator[Slack]:
+    """The App on a SQLite file in ``tmp_path`` with the Slack adapter (``slack``: its
+    config) against the fake."""
+    config = Config.model_validate({"bot": {"database": str(tmp_path / "undersign.db")},
+                                    "slack": {"private_replies": "ephemeral", **slack}})
+    app = App(config, clock=clock)
     await app.open()
-    adapter = make_adapter(fake)
+    adapter = make_adapter(fake, **slack)
     app.add_adapter(adapter)
     await adapter.start(app.handle)
-    yield Slack(app, adapter, fake)
-    await adapter.stop()
-    await app.close()
+    try:
+        yield Slack(app, adapter, fake)
+    finally:
+        await adapter.stop()
+        await app.close()
+
+
+@pytest.fixture
+async def slack(fake: FakeSlack, tmp_path: Path) -> AsyncIterator[Slack]:
+    async with running(fake, tmp_path) as harness:
+        yield harness
 
 
 def methods(calls: list[Call]) -> list[str]:
@@ -144,13 +164,19 @@ async def test_a_reaction_on_a_count_letter_is_not_counted_and_gets_a_private_hi
     assert "1 signature" not in status[0].text
 
 
-async def test_an_export_reaches_the_organizer_as_a_file_in_a_dm(slack: Slack) -> None:
+async def test_with_dm_replies_an_export_reaches_the_organizer_as_a_file_in_a_dm(
+    fake: FakeSlack, tmp_path: Path
+) -> None:
+    async with running(fake, tmp_path, private_replies="dm") as slack:
+        await export_as_a_file_in_a_dm(slack)
+
+
+async def export_as_a_file_in_a_dm(slack: Slack) -> None:
     letter, _ = await slack.announce("Open letter", "count")
     await slack.click(SIGNER, "undersign_sign", letter)
     calls = await slack.command(ORGANIZER, f"export L{letter}")
-    assert methods(calls)[0] == "conversations.open"
     [done] = [c for c in calls if c.method == "files.completeUploadExternal"]
-    assert done.channel and done.channel.startswith("D")
+    assert done.channel == "D" + ORGANIZER[1:]  # the DM the fake opened with the organizer
     assert any(SIGNER.encode() in body for body in slack.fake.uploads.values())
     assert not [c for c in calls if c.method == "chat.postMessage" and c.channel == ROOM]
 

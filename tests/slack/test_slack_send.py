@@ -158,13 +158,17 @@ async def test_an_ephemeral_reply_in_a_channel_without_the_bot_falls_back_to_a_d
     assert [c.channel for c in fake.calls_to("chat.postMessage")] == ["D0ALICE001"]
 
 
-async def test_an_export_is_uploaded_as_a_csv_file_to_a_dm(
-    http_adapter: SlackAdapter, fake: FakeSlack
+async def test_with_dm_replies_an_export_is_uploaded_as_a_csv_file_to_a_dm(
+    fake: FakeSlack,
 ) -> None:
     csv = b"signer,signed at\nU0BOB00001,2026-01-01T10:00:00Z\n"
-    await http_adapter.send(
-        Private(ALICE, ("Export of L1",), context=ROOM, attachment=Attachment("L1.csv", csv))
-    )
+    adapter = make_adapter(fake, private_replies="dm")
+    await adapter.start(Recorder())
+    try:
+        await adapter.send(Private(ALICE, ("Export of L1",), context=ROOM,
+                                   attachment=Attachment("L1.csv", csv), sensitive=True))
+    finally:
+        await adapter.stop()
     assert list(fake.uploads.values()) == [csv]
     [done] = fake.calls_to("files.completeUploadExternal")
     assert done.channel == "D0ALICE001"
