@@ -184,10 +184,12 @@ class Core:
 
     async def _refresh_counts(self, ctx: Context) -> None:
         """Bring the public count of letters that are not public up to date, on a timer,
-        so that the moment somebody signed cannot be read from it."""
+        so that the moment somebody signed cannot be read from it. The shown count is
+        kept up to date silently; an announcement is edited only when its text changes
+        (not while it reads "fewer than 3", however many of the first two have signed)."""
         for letter, live in await ctx.tx.stale_public_counts():
             await ctx.tx.set_shown_count(letter.id, live)
-            await ctx.update_announcements(letter)
+            await ctx.update_announcements(letter, before=letter)
 
     async def refresh_counts(self) -> list[Reply]:
         async with self.store.transaction() as tx:

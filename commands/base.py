@@ -71,14 +71,25 @@ class Context:
         shown = await self.tx.count(letter.id) if letter.visibility == "public" else None
         return render.announcement(letter, self.config, platform, shown)
 
-    async def update_announcements(self, letter: Letter) -> None:
-        """Edit every announcement of the letter in place, on every platform."""
+    async def update_announcements(self, letter: Letter, before: Letter | None = None) -> None:
+        """Edit every announcement of the letter in place, on every platform.
+
+        ``before`` is the letter as its announcements last showed it. An announcement
+        whose text would not change is not edited: an edit alone, even to the same words,
+        tells the room that something happened (say, that someone signed a letter that
+        still reads "fewer than 3"). A public letter's announcement shows the live count,
+        which ``before`` does not hold, so it is always edited."""
         fresh = await self.tx.letter(letter.id)
         if fresh is None:
             return
+        if before is not None and "public" in (before.visibility, fresh.visibility):
+            before = None
         for ann in await self.tx.announcements(letter.id):
             if ann.message_ref is not None:
                 body = await self.announcement(fresh, ann.room.platform)
+                if before is not None and body == await self.announcement(
+                        before, ann.room.platform):
+                    continue
                 self.replies.append(Edit(ann.room, ann.message_ref, body, fresh.id))
 
 
