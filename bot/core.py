@@ -125,7 +125,7 @@ class Core:
             if spec is None:
                 raise UsageError(f"I don't know '{shorten(words[0])}'.")
             args = tokenize(words[1] if len(words) > 1 else "")
-            if spec.takes_letter:
+            if spec.takes_letter and (args or not spec.letter_optional):
                 await self._resolve_letter(ctx, args[0] if args else None, spec.role)
                 args = args[1:]
             elif spec.takes_reminder:
@@ -147,29 +147,39 @@ class Core:
 
     async def _resolve_letter(self, ctx: Context, token: Token | None, role: str) -> None:
         number = letter_id(token)
+        unknown = f"There is no letter L{number}."
         letter = await ctx.tx.letter(number)
         if letter is None:
-            raise UsageError(f"There is no letter L{number}.")
+            raise UsageError(unknown)
         ctx.letter = letter
-        await self._authorize(ctx, letter.id, role)
+        await self._authorize(ctx, letter.id, role, unknown)
 
     async def _resolve_reminder(self, ctx: Context, token: Token | None, role: str) -> None:
         """An R<n> argument: its letter decides who may act on it."""
         number = reminder_id(token)
+        unknown = f"There is no review or reminder R{number}."
         reminder = await ctx.tx.schedule(number)
         if reminder is None:
-            raise UsageError(f"There is no review or reminder R{number}.")
+            raise UsageError(unknown)
         ctx.reminder = reminder
-        await self._authorize(ctx, reminder.letter_id, role)
+        await self._authorize(ctx, reminder.letter_id, role, unknown)
 
     @staticmethod
-    async def _authorize(ctx: Context, letter_id: int, role: str) -> None:
+    async def _authorize(ctx: Context, letter_id: int, role: str, unknown: str) -> None:
         """The one place where a command's declared role is enforced. (Commands open to
-        anyone do not pay for the look-up; those that care ask ``ctx.organizes()``.)"""
-        if role != "organizer":
+        anyone do not pay for the look-up; those that care ask ``ctx.organizes()``.)
+
+        Where the caller may not see the letter (see ``Context.sees``) they are answered
+        exactly as for a letter that does not exist (``unknown``): a refusal naming it
+        would tell them it exists."""
+        if role == "anyone":
             return
         ctx.is_organizer = await ctx.tx.is_organizer(letter_id, ctx.user) or ctx.is_admin
-        if not ctx.is_organizer:
+        if ctx.is_organizer:
+            return
+        if not await ctx.sees(letter_id):
+            raise UsageError(unknown)
+        if role == "organizer":
             raise UsageError(f"Only the organizers of L{letter_id} can do that.")
 
     async def _due(self, ctx: Context, event: Due) -> None:

@@ -647,6 +647,16 @@ class Tx:
             (key, value),
         )
 
+    # where letters are seen
+
+    async def is_announced_in(self, letter_id: int, room: Room) -> bool:
+        """Whether the letter has an announcement in this room (its thread aside)."""
+        row = await self._one(
+            "SELECT 1 FROM announcements WHERE letter_id = ? AND platform = ? AND room = ?",
+            (letter_id, room.platform, room.id),
+        )
+        return row is not None
+
 
 class Store:
     """The database file, its one connection and the lock that orders transactions."""

@@ -79,7 +79,7 @@ async def new(ctx: Context, args: list[Token]) -> None:
 
 
 @command("status", "status L<n>", "a letter's title, link, state, deadline and count",
-         takes_letter=True, reads_only=True)
+         role="viewer", reads_only=True)
 async def status(ctx: Context, args: list[Token]) -> None:
     no_more(args)
     letter = ctx.the_letter()

@@ -25,7 +25,6 @@ from commands.parser import (
     UsageError,
     clean_text,
     joined,
-    letter_id,
     no_more,
     split_options,
 )
@@ -154,30 +153,42 @@ def _audience_words(audience: str) -> str:
 
 
 @command("reminders", "reminders [L<n>]", "scheduled reviews and reminders, with ids",
-         reads_only=True)
+         role="viewer", letter_optional=True, reads_only=True)
 async def reminders(ctx: Context, args: list[Token]) -> None:
-    if args:
-        number = letter_id(args[0])
-        no_more(args[1:])
-        if await ctx.tx.letter(number) is None:
-            raise UsageError(f"There is no letter L{number}.")
-        found = await ctx.tx.schedules(number)
-        where = f"for L{number}"
+    """A letter's reviews and reminders (the dispatcher shows only a letter the caller may
+    see), or those of the letters this room may see. The text of a reminder meant for the
+    organizers or the signers is shown to the letter's organizers only."""
+    no_more(args)
+    if ctx.letter is not None:
+        found = await ctx.tx.schedules(ctx.letter.id)
+        where = f"for {ctx.letter.ref}"
     else:
         assert ctx.room is not None
         found = await ctx.tx.schedules_for_room(ctx.room)
         where = "here"
-    if not found:
+    seen: dict[int, bool] = {}
+    organizes: dict[int, bool] = {}
+    listed: list[Schedule] = []
+    for item in found:
+        if item.letter_id not in seen:
+            seen[item.letter_id] = await ctx.sees(item.letter_id)
+        if seen[item.letter_id]:
+            listed.append(item)
+    if not listed:
         ctx.tell(f"No reviews or reminders are scheduled {where}.")
         return
     body: list[Segment] = [f"Scheduled {where}:"]
-    for item in found:
-        body += ["\n", *describe(item, ctx.tz)]
+    for item in listed:
+        if item.audience != "room" and item.letter_id not in organizes:
+            organizes[item.letter_id] = await ctx.organizes_letter(item.letter_id)
+        body += ["\n", *describe(item, ctx.tz,
+                                 with_text=organizes.get(item.letter_id, True))]
     ctx.tell(*body)
 
 
-def describe(item: Schedule, tz: str) -> list[Segment]:
-    """One line of the listing: id, kind, audience, next time in ``tz``, the text."""
+def describe(item: Schedule, tz: str, *, with_text: bool = True) -> list[Segment]:
+    """One line of the listing: id, kind, audience, next time in ``tz``, the text (unless
+    ``with_text`` is false: a reminder's text for organizers or signers is theirs)."""
     head: list[Segment] = [Strong(item.ref), f" L{item.letter_id} "]
     if item.kind == "review":
         assert item.review_at is not None
@@ -191,6 +202,8 @@ def describe(item: Schedule, tz: str) -> list[Segment]:
                 f"next {render.when(item.next_at, tz)}")
     if item.recurrence and item.tz:
         head.append(f", {Recurrence(item.recurrence, item.tz).describe()}")
+    if not with_text and item.audience != "room":
+        return [*head, " (its text is for the organizers only)"]
     return [*head, ": ", Said(item.text or "")]
 
 

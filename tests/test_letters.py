@@ -255,7 +255,7 @@ async def test_list_shows_open_letters_announced_in_this_room_only(bot: Bot) -> 
 async def test_an_admin_id_belongs_to_one_platform(bot: Bot) -> None:
     letter = await bot.new()
     replies = await bot.say("root", f"announce {letter}", platform="slack", room="C1")
-    assert "Only the organizers" in privately(replies, "root") and not in_rooms(replies)
+    assert "There is no letter L1." in privately(replies, "root") and not in_rooms(replies)
 
 
 async def test_announce_on_the_other_platform_keeps_every_announcement_current(
