@@ -125,6 +125,8 @@ class Core:
             if spec is None:
                 raise UsageError(f"I don't know '{shorten(words[0])}'.")
             args = tokenize(words[1] if len(words) > 1 else "")
+            if spec.not_in_direct is not None and ctx.room is not None and ctx.room.direct:
+                raise UsageError(spec.not_in_direct)
             if spec.takes_letter and (args or not spec.letter_optional):
                 await self._resolve_letter(ctx, args[0] if args else None, spec.role)
                 args = args[1:]

@@ -216,7 +216,10 @@ class Schedule:
     review_at: datetime | None
     text: str | None
     audience: str  # "room", "signers" or "organizers"
-    room: Room
+    # Where it was scheduled, and where a review or a reminder to the room is posted. None
+    # for a reminder to signers or organizers scheduled from a direct room: no direct room's
+    # id is stored (the row holds empty platform and room).
+    room: Room | None
     created_at: datetime
 
     @property
@@ -235,7 +238,7 @@ class Schedule:
             review_at=from_iso(row["review_at"]) if row["review_at"] else None,
             text=row["text"],
             audience=row["audience"],
-            room=Room(row["platform"], row["room"]),
+            room=Room(row["platform"], row["room"]) if row["room"] else None,
             created_at=from_iso(row["created_at"]),
         )
 
@@ -396,16 +399,18 @@ class Tx:
         review_at: datetime | None,
         text: str | None,
         audience: str,
-        room: Room,
+        room: Room | None,
         now: datetime,
     ) -> int:
         self.timers_changed = True
+        assert room is not None or audience != "room", "a reminder to the room needs one"
+        assert room is None or not room.direct, "a direct room's id is never stored"
         async with self.db.execute(
             "INSERT INTO schedules (letter_id, kind, next_at, recurrence, tz, review_at, text,"
             " audience, platform, room, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (letter_id, kind, utc_iso_exact(next_at), recurrence, tz,
-             utc_iso_exact(review_at) if review_at else None, text, audience, room.platform,
-             room.id, utc_iso(now)),
+             utc_iso_exact(review_at) if review_at else None, text, audience,
+             room.platform if room else "", room.id if room else "", utc_iso(now)),
         ) as cur:
             assert cur.lastrowid is not None
             return cur.lastrowid

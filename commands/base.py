@@ -127,6 +127,9 @@ class Spec:
     takes_reminder: bool = False
     reads_only: bool = False  # changes nothing: may still answer while the store refuses writes
     letter_optional: bool = False  # the L<n> may be left out (``reminders [L<n>]``)
+    # Refused in a direct room, with this reply: the command would store that room (which
+    # names one person) or post into it later.
+    not_in_direct: str | None = None
 
 
 REGISTRY: dict[str, Spec] = {}
@@ -135,18 +138,20 @@ REGISTRY: dict[str, Spec] = {}
 def command(
     name: str, usage: str, summary: str, *, role: Role = "anyone", takes_letter: bool = False,
     takes_reminder: bool = False, reads_only: bool = False, letter_optional: bool = False,
+    not_in_direct: str | None = None,
 ) -> Callable[[Run], Run]:
     """Declare a subcommand. With ``takes_letter`` the first argument is a letter id that the
     dispatcher resolves (``letter_optional``: when there is one); ``role="organizer"`` or
     ``"viewer"`` implies it and is enforced there. With
     ``takes_reminder`` the first argument is an R<n> id instead, and the role is checked
     against the letter that review or reminder belongs to. ``reads_only`` declares that the
-    command changes nothing, so it is answered even while the database refuses writes."""
+    command changes nothing, so it is answered even while the database refuses writes.
+    ``not_in_direct`` is the reply that refuses it in a direct room, before anything else."""
 
     def register(run: Run) -> Run:
         REGISTRY[name] = Spec(name, usage, summary, role, run,
                               not takes_reminder and (takes_letter or role != "anyone"),
-                              takes_reminder, reads_only, letter_optional)
+                              takes_reminder, reads_only, letter_optional, not_in_direct)
         return run
 
     return register

@@ -64,7 +64,9 @@ def review_stages(review_at: datetime) -> list[datetime]:
 
 
 @command("review", 'review L<n> WHEN [note "TEXT"]',
-         "schedule a review, with heads-ups 24 h and 1 h before", role="organizer")
+         "schedule a review, with heads-ups 24 h and 1 h before", role="organizer",
+         not_in_direct="A review is announced in the room it is scheduled from, and this is a "
+                       "direct room. Schedule it from a room where the letter is announced.")
 async def review(ctx: Context, args: list[Token]) -> None:
     letter = _open_letter(ctx)
     await _room_for_more(ctx, letter)
@@ -111,6 +113,12 @@ async def remind(ctx: Context, args: list[Token]) -> None:
         if len(tail) != 2 or tail[0].word != "to" or tail[1].word not in AUDIENCES:
             raise UsageError("After the text, say to room, to signers or to organizers.")
         audience = tail[1].word
+    assert ctx.room is not None
+    if audience == "room" and ctx.room.direct:
+        raise UsageError(
+            "A reminder to the room would be posted here, in a direct room. Schedule it from "
+            "a room where the letter is announced, or send it to signers or organizers."
+        )
     if audience == "signers" and letter.visibility == "sealed":
         raise UsageError(
             f"{letter.ref} is sealed: a message to each signer would show the platform who "
@@ -127,12 +135,14 @@ async def remind(ctx: Context, args: list[Token]) -> None:
         next_at = recurrence.next_after(ctx.now)
     else:
         next_at = _when(timing, ctx)
-    assert ctx.room is not None
+    # A reminder to the signers or organizers from a direct room keeps no room: a direct
+    # room's id names the person in it.
     number = await ctx.tx.add_schedule(
         letter_id=letter.id, kind="reminder", next_at=next_at,
         recurrence=recurrence.spec if recurrence else None,
         tz=recurrence.tz if recurrence else None, review_at=None, text=text,
-        audience=audience, room=ctx.room.unthreaded(), now=ctx.now,
+        audience=audience, room=None if ctx.room.direct else ctx.room.unthreaded(),
+        now=ctx.now,
     )
     how = f", {recurrence.describe()}" if recurrence else ""
     caution = (
@@ -249,6 +259,13 @@ async def fire(ctx: Context, schedule_id: int) -> None:
         await _fire_reminder(ctx, item, letter)
 
 
+def _post(ctx: Context, item: Schedule, body: tuple[Segment, ...]) -> None:
+    """Post in the room a review or a reminder to the room was scheduled from (such a row
+    always keeps its room: they are refused in direct rooms, the only ones not kept)."""
+    assert item.room is not None, "a review or a reminder to the room keeps its room"
+    ctx.replies.append(Post(item.room, body))
+
+
 async def _fire_reminder(ctx: Context, item: Schedule, letter: Letter) -> None:
     text = item.text or ""
     late = ctx.now - item.next_at
@@ -261,8 +278,8 @@ async def _fire_reminder(ctx: Context, item: Schedule, letter: Letter) -> None:
         ]
         await _to_organizers(ctx, letter, report)
     elif item.audience == "room":
-        ctx.replies.append(Post(item.room, (
-            "⏰ ", Strong(f"Reminder — {letter.ref} "), Said(letter.title), ": ", Said(text))))
+        _post(ctx, item, (
+            "⏰ ", Strong(f"Reminder — {letter.ref} "), Said(letter.title), ": ", Said(text)))
     elif item.audience == "signers":
         # Worded so that the message alone, read from an export, does not say they signed.
         body: tuple[Segment, ...] = (
@@ -291,9 +308,9 @@ async def _fire_review(ctx: Context, item: Schedule, letter: Letter) -> None:
                 f"than {ctx.config.bot.grace_minutes} minutes ago, so it was not announced.",
                 *note])
         else:
-            ctx.replies.append(Post(item.room, (
+            _post(ctx, item, (
                 "📅 ", Strong(f"Review of {letter.ref} "), Said(letter.title),
-                " — it starts now.", *note)))
+                " — it starts now.", *note))
         await ctx.tx.delete_schedule(item.id)
         return
     # A heads-up: the latest one already due speaks, unless it is stale; earlier ones are
@@ -301,10 +318,10 @@ async def _fire_review(ctx: Context, item: Schedule, letter: Letter) -> None:
     due = max(s for s in review_stages(item.review_at) if s <= ctx.now)
     if ctx.now - due <= _allowed_lateness(ctx):
         hours = round((item.review_at - due).total_seconds() / 3600)
-        ctx.replies.append(Post(item.room, (
+        _post(ctx, item, (
             "📅 Heads-up: ", Strong(f"the review of {letter.ref} "), Said(letter.title),
             f" is in {hours} hour{'s' if hours != 1 else ''}, at "
-            f"{render.when(item.review_at, zone)}.", *note)))
+            f"{render.when(item.review_at, zone)}.", *note))
     await ctx.tx.move_schedule(
         item.id, min(s for s in review_stages(item.review_at) if s > ctx.now))
 

@@ -10,10 +10,14 @@ scheduled to be posted there, and its id is never stored.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
+from bot.config import Config
+from bot.events import Post, plain
 from tests.conftest import Bot, in_rooms, privately
+from tests.test_schedule import later
 
 
 def _unknown(text: str) -> str:
@@ -116,3 +120,83 @@ async def test_a_rooms_listing_hides_letters_not_announced_there(bot: Bot) -> No
     told = privately(await bot.say("alice", "reminders", room="other"), "alice")
     assert "Secret plan" in told and "Other review" in told
     assert "L1" not in privately(await bot.say("mallory", "list", room="other"), "mallory")
+
+
+# --- direct rooms ------------------------------------------------------------------------
+
+
+async def _nothing_stored(bot: Bot) -> None:
+    async with bot.app.store.transaction() as tx:
+        assert await tx.schedules() == []
+        for letter in await tx.letters():
+            for ann in await tx.announcements(letter.id):
+                assert ann.room.id != "D0DIRECT42"
+
+
+@pytest.mark.parametrize(("command", "problem"), [
+    ('new "From a DM"', "A letter is not started in a direct room"),
+    ("announce {L}", "A letter is not announced in a direct room"),
+    ("review {L} in 2 days", "Schedule it from a room where the letter is announced"),
+    ('remind {L} in 2 hours "x"', "Schedule it from a room where the letter is announced"),
+    ('remind {L} in 2 hours "x" to room', "Schedule it from a room where the letter is "
+                                          "announced"),
+    ('remind {L} every day at 9:00 "x" to room', "in a direct room"),
+])
+async def test_a_direct_room_is_refused_what_would_store_it_or_post_into_it(
+    bot: Bot, command: str, problem: str,
+) -> None:
+    letter = await bot.new("alice")
+    bot.clear()
+    replies = await bot.say("alice", command.format(L=letter), room="D0DIRECT42", direct=True)
+    assert problem in privately(replies, "alice")
+    assert "Usage:" in privately(replies, "alice")
+    assert not in_rooms(replies)
+    await _nothing_stored(bot)
+    async with bot.app.store.transaction() as tx:
+        assert len(await tx.letters()) == 1
+
+
+async def test_a_stranger_in_a_direct_room_learns_nothing_from_the_refusal(bot: Bot) -> None:
+    await bot.new("alice")
+    hidden = privately(await bot.say("mallory", "announce L1", room="Dm", direct=True), "mallory")
+    missing = privately(await bot.say("mallory", "announce L9", room="Dm", direct=True),
+                        "mallory")
+    assert _unknown(hidden) == _unknown(missing)
+
+
+async def test_a_reminder_to_organizers_from_a_direct_room_keeps_no_room(
+    bot: Bot, config: Config,
+) -> None:
+    letter = await bot.new("alice")
+    await bot.say("bob", f"sign {letter}")
+    for audience in ("organizers", "signers"):
+        replies = await bot.say("alice", f'remind {letter} in 2 hours "Nudge" to {audience}',
+                                room="D0DIRECT42", direct=True)
+        assert "Scheduled R" in privately(replies, "alice")
+    await bot.say("alice", f'remind {letter} every day at 9:00 "Daily" to organizers',
+                  room="D0DIRECT42", direct=True)
+    async with bot.app.store.transaction() as tx:
+        rows = await tx.schedules()
+    assert [r.room for r in rows] == [None, None, None]
+    told = privately(await bot.say("alice", f"reminders {letter}", room="D0DIRECT42",
+                                   direct=True), "alice")
+    assert "Nudge" in told and "Daily" in told
+    folder = Path(config.bot.database).parent
+    files = {p.name: p.read_bytes() for p in folder.iterdir()
+             if p.name.startswith("undersign.db")}
+    assert any(name.endswith("-wal") for name in files)
+    for name, raw in files.items():
+        for form in (b"D0DIRECT42", "D0DIRECT42".encode("utf-16-le")):
+            assert form not in raw, name
+    # and it fires: privately, to the organizers and the signer
+    fired = await later(bot, hours=2, minutes=1)
+    assert "Nudge" in privately(fired, "alice") and "Nudge" in privately(fired, "bob")
+    assert not [r for r in fired if isinstance(r, Post)]
+
+
+async def test_signing_in_a_direct_room_still_works(bot: Bot) -> None:
+    letter = await bot.new("alice")
+    replies = await bot.say("bob", f"sign {letter}", room="Dbob", direct=True)
+    assert "You signed L1" in privately(replies, "bob")
+    assert not [r for r in in_rooms(replies) if r.room.id == "Dbob"]
+    assert all("Dbob" not in plain(r.body) for r in replies)
