@@ -60,8 +60,8 @@ class Context:
         return (
             (self.room is not None
              and await self.tx.is_announced_in(letter_id, self.room.unthreaded()))
-            or await self.organizes_letter(letter_id)
             or await self.tx.has_signed(letter_id, self.user)
+            or await self.organizes_letter(letter_id)
         )
 
     @property
