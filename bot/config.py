@@ -21,7 +21,7 @@ class BotConfig(_Section):
     retention_days: Annotated[int, Field(ge=0, le=3650)] = 30
     sign_emoji: Annotated[str, Field(min_length=1, max_length=32)] = "✍️"
     grace_minutes: Annotated[int, Field(ge=0, le=10080)] = 60
-    count_refresh_minutes: Annotated[float, Field(gt=0, le=1440)] = 10
+    count_refresh_minutes: Annotated[float, Field(ge=1, le=1440)] = 10
     admins: list[str] = []
     # abuse limits: generous defaults, per person and hour / per room / per letter
     new_per_hour: Annotated[int, Field(ge=1)] = 10

@@ -125,7 +125,9 @@ class Core:
             if spec is None:
                 raise UsageError(f"I don't know '{shorten(words[0])}'.")
             args = tokenize(words[1] if len(words) > 1 else "")
-            if spec.takes_letter:
+            if spec.not_in_direct is not None and ctx.room is not None and ctx.room.direct:
+                raise UsageError(spec.not_in_direct)
+            if spec.takes_letter and (args or not spec.letter_optional):
                 await self._resolve_letter(ctx, args[0] if args else None, spec.role)
                 args = args[1:]
             elif spec.takes_reminder:
@@ -147,29 +149,39 @@ class Core:
 
     async def _resolve_letter(self, ctx: Context, token: Token | None, role: str) -> None:
         number = letter_id(token)
+        unknown = f"There is no letter L{number}."
         letter = await ctx.tx.letter(number)
         if letter is None:
-            raise UsageError(f"There is no letter L{number}.")
+            raise UsageError(unknown)
         ctx.letter = letter
-        await self._authorize(ctx, letter.id, role)
+        await self._authorize(ctx, letter.id, role, unknown)
 
     async def _resolve_reminder(self, ctx: Context, token: Token | None, role: str) -> None:
         """An R<n> argument: its letter decides who may act on it."""
         number = reminder_id(token)
+        unknown = f"There is no review or reminder R{number}."
         reminder = await ctx.tx.schedule(number)
         if reminder is None:
-            raise UsageError(f"There is no review or reminder R{number}.")
+            raise UsageError(unknown)
         ctx.reminder = reminder
-        await self._authorize(ctx, reminder.letter_id, role)
+        await self._authorize(ctx, reminder.letter_id, role, unknown)
 
     @staticmethod
-    async def _authorize(ctx: Context, letter_id: int, role: str) -> None:
+    async def _authorize(ctx: Context, letter_id: int, role: str, unknown: str) -> None:
         """The one place where a command's declared role is enforced. (Commands open to
-        anyone do not pay for the look-up; those that care ask ``ctx.organizes()``.)"""
-        if role != "organizer":
+        anyone do not pay for the look-up; those that care ask ``ctx.organizes()``.)
+
+        Where the caller may not see the letter (see ``Context.sees``) they are answered
+        exactly as for a letter that does not exist (``unknown``): a refusal naming it
+        would tell them it exists."""
+        if role == "anyone":
             return
         ctx.is_organizer = await ctx.tx.is_organizer(letter_id, ctx.user) or ctx.is_admin
-        if not ctx.is_organizer:
+        if ctx.is_organizer:
+            return
+        if not await ctx.sees(letter_id):
+            raise UsageError(unknown)
+        if role == "organizer":
             raise UsageError(f"Only the organizers of L{letter_id} can do that.")
 
     async def _due(self, ctx: Context, event: Due) -> None:
@@ -184,12 +196,15 @@ class Core:
 
     async def _refresh_counts(self, ctx: Context) -> None:
         """Bring the public count of letters that are not public up to date, on a timer,
-        so that the moment somebody signed cannot be read from it."""
+        so that the moment somebody signed cannot be read from it. The shown count is
+        kept up to date silently; an announcement is edited only when its text changes
+        (not while it reads "fewer than 3", however many of the first two have signed).
+        Letters signed since the last refresh get their rows rewritten in index order."""
         if await ctx.tx.reorder_signatures():
             ctx.erased = True  # fold the WAL: its frames hold the rows as first written
         for letter, live in await ctx.tx.stale_public_counts():
             await ctx.tx.set_shown_count(letter.id, live)
-            await ctx.update_announcements(letter)
+            await ctx.update_announcements(letter, before=letter)
 
     async def refresh_counts(self) -> list[Reply]:
         async with self.store.transaction() as tx:

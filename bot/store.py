@@ -322,7 +322,10 @@ class Schedule:
     review_at: datetime | None
     text: str | None
     audience: str  # "room", "signers" or "organizers"
-    room: Room
+    # Where it was scheduled, and where a review or a reminder to the room is posted. None
+    # for a reminder to signers or organizers scheduled from a direct room: no direct room's
+    # id is stored (the row holds empty platform and room).
+    room: Room | None
     created_at: datetime
 
     @property
@@ -341,7 +344,7 @@ class Schedule:
             review_at=from_iso(row["review_at"]) if row["review_at"] else None,
             text=row["text"],
             audience=row["audience"],
-            room=Room(row["platform"], row["room"]),
+            room=Room(row["platform"], row["room"]) if row["room"] else None,
             created_at=from_iso(row["created_at"]),
         )
 
@@ -505,16 +508,18 @@ class Tx:
         review_at: datetime | None,
         text: str | None,
         audience: str,
-        room: Room,
+        room: Room | None,
         now: datetime,
     ) -> int:
         self.timers_changed = True
+        assert room is not None or audience != "room", "a reminder to the room needs one"
+        assert room is None or not room.direct, "a direct room's id is never stored"
         async with self.db.execute(
             "INSERT INTO schedules (letter_id, kind, next_at, recurrence, tz, review_at, text,"
             " audience, platform, room, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (letter_id, kind, utc_iso_exact(next_at), recurrence, tz,
-             utc_iso_exact(review_at) if review_at else None, text, audience, room.platform,
-             room.id, utc_iso(now)),
+             utc_iso_exact(review_at) if review_at else None, text, audience,
+             room.platform if room else "", room.id if room else "", utc_iso(now)),
         ) as cur:
             assert cur.lastrowid is not None
             return cur.lastrowid
@@ -831,6 +836,16 @@ class Tx:
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    # where letters are seen
+
+    async def is_announced_in(self, letter_id: int, room: Room) -> bool:
+        """Whether the letter has an announcement in this room (its thread aside)."""
+        row = await self._one(
+            "SELECT 1 FROM announcements WHERE letter_id = ? AND platform = ? AND room = ?",
+            (letter_id, room.platform, room.id),
+        )
+        return row is not None
 
 
 class Store:

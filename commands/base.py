@@ -18,7 +18,11 @@ from bot.store import Letter, Schedule, Tx
 from commands import render
 from commands.parser import Token
 
-Role = Literal["anyone", "organizer"]
+# "anyone": no check (signing works from any room, a direct message above all);
+# "viewer": whoever may see the letter: in a room where it is announced, or its
+# organizers and signers wherever they ask (elsewhere the letter does not exist);
+# "organizer": its organizers and the admins.
+Role = Literal["anyone", "viewer", "organizer"]
 PLATFORMS = ("console", "slack", "matrix")
 
 
@@ -44,6 +48,22 @@ class Context:
             self.is_organizer = (await self.tx.is_organizer(self.letter.id, self.user)
                                  or self.is_admin)
         return self.is_organizer
+
+    async def organizes_letter(self, letter_id: int) -> bool:
+        """Whether the caller may act as an organizer of any letter (admins may)."""
+        if self.letter is not None and self.letter.id == letter_id:
+            return await self.organizes()
+        return self.is_admin or await self.tx.is_organizer(letter_id, self.user)
+
+    async def sees(self, letter_id: int) -> bool:
+        """Whether the letter may be shown to the caller here: it is announced in this
+        room, or the caller organizes it (admins do) or signed it."""
+        return (
+            (self.room is not None
+             and await self.tx.is_announced_in(letter_id, self.room.unthreaded()))
+            or await self.tx.has_signed(letter_id, self.user)
+            or await self.organizes_letter(letter_id)
+        )
 
     @property
     def is_admin(self) -> bool:
@@ -103,14 +123,25 @@ class Context:
         shown = await self.tx.count(letter.id) if letter.visibility == "public" else None
         return render.announcement(letter, self.config, platform, shown)
 
-    async def update_announcements(self, letter: Letter) -> None:
-        """Edit every announcement of the letter in place, on every platform."""
+    async def update_announcements(self, letter: Letter, before: Letter | None = None) -> None:
+        """Edit every announcement of the letter in place, on every platform.
+
+        ``before`` is the letter as its announcements last showed it. An announcement
+        whose text would not change is not edited: an edit alone, even to the same words,
+        tells the room that something happened (say, that someone signed a letter that
+        still reads "fewer than 3"). A public letter's announcement shows the live count,
+        which ``before`` does not hold, so it is always edited."""
         fresh = await self.tx.letter(letter.id)
         if fresh is None:
             return
+        if before is not None and "public" in (before.visibility, fresh.visibility):
+            before = None
         for ann in await self.tx.announcements(letter.id):
             if ann.message_ref is not None:
                 body = await self.announcement(fresh, ann.room.platform)
+                if before is not None and body == await self.announcement(
+                        before, ann.room.platform):
+                    continue
                 self.replies.append(Edit(ann.room, ann.message_ref, body, fresh.id))
 
 
@@ -127,6 +158,10 @@ class Spec:
     takes_letter: bool
     takes_reminder: bool = False
     reads_only: bool = False  # changes nothing: may still answer while the store refuses writes
+    letter_optional: bool = False  # the L<n> may be left out (``reminders [L<n>]``)
+    # Refused in a direct room, with this reply: the command would store that room (which
+    # names one person) or post into it later.
+    not_in_direct: str | None = None
 
 
 REGISTRY: dict[str, Spec] = {}
@@ -134,18 +169,21 @@ REGISTRY: dict[str, Spec] = {}
 
 def command(
     name: str, usage: str, summary: str, *, role: Role = "anyone", takes_letter: bool = False,
-    takes_reminder: bool = False, reads_only: bool = False,
+    takes_reminder: bool = False, reads_only: bool = False, letter_optional: bool = False,
+    not_in_direct: str | None = None,
 ) -> Callable[[Run], Run]:
     """Declare a subcommand. With ``takes_letter`` the first argument is a letter id that the
-    dispatcher resolves; ``role="organizer"`` implies it and is enforced there. With
+    dispatcher resolves (``letter_optional``: when there is one); ``role="organizer"`` or
+    ``"viewer"`` implies it and is enforced there. With
     ``takes_reminder`` the first argument is an R<n> id instead, and the role is checked
     against the letter that review or reminder belongs to. ``reads_only`` declares that the
-    command changes nothing, so it is answered even while the database refuses writes."""
+    command changes nothing, so it is answered even while the database refuses writes.
+    ``not_in_direct`` is the reply that refuses it in a direct room, before anything else."""
 
     def register(run: Run) -> Run:
         REGISTRY[name] = Spec(name, usage, summary, role, run,
-                              not takes_reminder and (takes_letter or role == "organizer"),
-                              takes_reminder, reads_only)
+                              not takes_reminder and (takes_letter or role != "anyone"),
+                              takes_reminder, reads_only, letter_optional, not_in_direct)
         return run
 
     return register

@@ -6,7 +6,7 @@ from commands import render
 from commands.base import REGISTRY, Context, command
 from commands.parser import Token, UsageError, shorten
 
-ROLE_NOTE = {"anyone": "", "organizer": " (organizers)"}
+ROLE_NOTE = {"anyone": "", "viewer": "", "organizer": " (organizers)"}
 ORDER = ["new", "sign", "unsign", "status", "list", "signers", "review", "remind", "reminders",
          "cancel", "organizer", "announce", "close", "export", "forget-me", "privacy", "help"]
 

@@ -32,6 +32,9 @@ NEW_OPTIONS = {"link", "deadline", "visibility", "threshold"}
     "new",
     'new "TITLE" [link URL] [deadline WHEN] [visibility public|count|sealed] [threshold N]',
     "start a letter and announce it here",
+    not_in_direct="A letter is not started in a direct room: it is announced where it is "
+                  "started, and a direct room names one person. Start it in a channel or "
+                  "group room.",
 )
 async def new(ctx: Context, args: list[Token]) -> None:
     positional, options = split_options(args, NEW_OPTIONS)
@@ -79,7 +82,7 @@ async def new(ctx: Context, args: list[Token]) -> None:
 
 
 @command("status", "status L<n>", "a letter's title, link, state, deadline and count",
-         takes_letter=True, reads_only=True)
+         role="viewer", reads_only=True)
 async def status(ctx: Context, args: list[Token]) -> None:
     no_more(args)
     letter = ctx.the_letter()
@@ -196,7 +199,9 @@ async def organizer(ctx: Context, args: list[Token]) -> None:
 
 
 @command("announce", "announce L<n>", "post the letter's announcement in this room too",
-         role="organizer")
+         role="organizer",
+         not_in_direct="A letter is not announced in a direct room: a direct room names one "
+                       "person. Announce it in a channel or group room.")
 async def announce(ctx: Context, args: list[Token]) -> None:
     no_more(args)
     letter = ctx.the_letter()

@@ -25,7 +25,6 @@ from commands.parser import (
     UsageError,
     clean_text,
     joined,
-    letter_id,
     no_more,
     split_options,
 )
@@ -65,7 +64,9 @@ def review_stages(review_at: datetime) -> list[datetime]:
 
 
 @command("review", 'review L<n> WHEN [note "TEXT"]',
-         "schedule a review, with heads-ups 24 h and 1 h before", role="organizer")
+         "schedule a review, with heads-ups 24 h and 1 h before", role="organizer",
+         not_in_direct="A review is announced in the room it is scheduled from, and this is a "
+                       "direct room. Schedule it from a room where the letter is announced.")
 async def review(ctx: Context, args: list[Token]) -> None:
     letter = _open_letter(ctx)
     await _room_for_more(ctx, letter)
@@ -112,6 +113,12 @@ async def remind(ctx: Context, args: list[Token]) -> None:
         if len(tail) != 2 or tail[0].word != "to" or tail[1].word not in AUDIENCES:
             raise UsageError("After the text, say to room, to signers or to organizers.")
         audience = tail[1].word
+    assert ctx.room is not None
+    if audience == "room" and ctx.room.direct:
+        raise UsageError(
+            "A reminder to the room would be posted here, in a direct room. Schedule it from "
+            "a room where the letter is announced, or send it to signers or organizers."
+        )
     if audience == "signers" and letter.visibility == "sealed":
         raise UsageError(
             f"{letter.ref} is sealed: a message to each signer would show the platform who "
@@ -128,12 +135,14 @@ async def remind(ctx: Context, args: list[Token]) -> None:
         next_at = recurrence.next_after(ctx.now)
     else:
         next_at = _when(timing, ctx)
-    assert ctx.room is not None
+    # A reminder to the signers or organizers from a direct room keeps no room: a direct
+    # room's id names the person in it.
     number = await ctx.tx.add_schedule(
         letter_id=letter.id, kind="reminder", next_at=next_at,
         recurrence=recurrence.spec if recurrence else None,
         tz=recurrence.tz if recurrence else None, review_at=None, text=text,
-        audience=audience, room=ctx.room.unthreaded(), now=ctx.now,
+        audience=audience, room=None if ctx.room.direct else ctx.room.unthreaded(),
+        now=ctx.now,
     )
     how = f", {recurrence.describe()}" if recurrence else ""
     caution = (
@@ -154,30 +163,42 @@ def _audience_words(audience: str) -> str:
 
 
 @command("reminders", "reminders [L<n>]", "scheduled reviews and reminders, with ids",
-         reads_only=True)
+         role="viewer", letter_optional=True, reads_only=True)
 async def reminders(ctx: Context, args: list[Token]) -> None:
-    if args:
-        number = letter_id(args[0])
-        no_more(args[1:])
-        if await ctx.tx.letter(number) is None:
-            raise UsageError(f"There is no letter L{number}.")
-        found = await ctx.tx.schedules(number)
-        where = f"for L{number}"
+    """A letter's reviews and reminders (the dispatcher shows only a letter the caller may
+    see), or those of the letters this room may see. The text of a reminder meant for the
+    organizers or the signers is shown to the letter's organizers only."""
+    no_more(args)
+    if ctx.letter is not None:
+        found = await ctx.tx.schedules(ctx.letter.id)
+        where = f"for {ctx.letter.ref}"
     else:
         assert ctx.room is not None
         found = await ctx.tx.schedules_for_room(ctx.room)
         where = "here"
-    if not found:
+    seen: dict[int, bool] = {}
+    organizes: dict[int, bool] = {}
+    listed: list[Schedule] = []
+    for item in found:
+        if item.letter_id not in seen:
+            seen[item.letter_id] = await ctx.sees(item.letter_id)
+        if seen[item.letter_id]:
+            listed.append(item)
+    if not listed:
         ctx.tell(f"No reviews or reminders are scheduled {where}.")
         return
     body: list[Segment] = [f"Scheduled {where}:"]
-    for item in found:
-        body += ["\n", *describe(item, ctx.tz)]
+    for item in listed:
+        if item.audience != "room" and item.letter_id not in organizes:
+            organizes[item.letter_id] = await ctx.organizes_letter(item.letter_id)
+        body += ["\n", *describe(item, ctx.tz,
+                                 with_text=organizes.get(item.letter_id, True))]
     ctx.tell(*body)
 
 
-def describe(item: Schedule, tz: str) -> list[Segment]:
-    """One line of the listing: id, kind, audience, next time in ``tz``, the text."""
+def describe(item: Schedule, tz: str, *, with_text: bool = True) -> list[Segment]:
+    """One line of the listing: id, kind, audience, next time in ``tz``, the text (unless
+    ``with_text`` is false: a reminder's text for organizers or signers is theirs)."""
     head: list[Segment] = [Strong(item.ref), f" L{item.letter_id} "]
     if item.kind == "review":
         assert item.review_at is not None
@@ -191,6 +212,8 @@ def describe(item: Schedule, tz: str) -> list[Segment]:
                 f"next {render.when(item.next_at, tz)}")
     if item.recurrence and item.tz:
         head.append(f", {Recurrence(item.recurrence, item.tz).describe()}")
+    if not with_text and item.audience != "room":
+        return [*head, " (its text is for the organizers only)"]
     return [*head, ": ", Said(item.text or "")]
 
 
@@ -236,6 +259,13 @@ async def fire(ctx: Context, schedule_id: int) -> None:
         await _fire_reminder(ctx, item, letter)
 
 
+def _post(ctx: Context, item: Schedule, body: tuple[Segment, ...]) -> None:
+    """Post in the room a review or a reminder to the room was scheduled from (such a row
+    always keeps its room: they are refused in direct rooms, the only ones not kept)."""
+    assert item.room is not None, "a review or a reminder to the room keeps its room"
+    ctx.replies.append(Post(item.room, body))
+
+
 async def _fire_reminder(ctx: Context, item: Schedule, letter: Letter) -> None:
     text = item.text or ""
     late = ctx.now - item.next_at
@@ -248,8 +278,8 @@ async def _fire_reminder(ctx: Context, item: Schedule, letter: Letter) -> None:
         ]
         await _to_organizers(ctx, letter, report)
     elif item.audience == "room":
-        ctx.replies.append(Post(item.room, (
-            "⏰ ", Strong(f"Reminder — {letter.ref} "), Said(letter.title), ": ", Said(text))))
+        _post(ctx, item, (
+            "⏰ ", Strong(f"Reminder — {letter.ref} "), Said(letter.title), ": ", Said(text)))
     elif item.audience == "signers":
         # Worded so that the message alone, read from an export, does not say they signed.
         body: tuple[Segment, ...] = (
@@ -278,9 +308,9 @@ async def _fire_review(ctx: Context, item: Schedule, letter: Letter) -> None:
                 f"than {ctx.config.bot.grace_minutes} minutes ago, so it was not announced.",
                 *note])
         else:
-            ctx.replies.append(Post(item.room, (
+            _post(ctx, item, (
                 "📅 ", Strong(f"Review of {letter.ref} "), Said(letter.title),
-                " — it starts now.", *note)))
+                " — it starts now.", *note))
         await ctx.tx.delete_schedule(item.id)
         return
     # A heads-up: the latest one already due speaks, unless it is stale; earlier ones are
@@ -288,10 +318,10 @@ async def _fire_review(ctx: Context, item: Schedule, letter: Letter) -> None:
     due = max(s for s in review_stages(item.review_at) if s <= ctx.now)
     if ctx.now - due <= _allowed_lateness(ctx):
         hours = round((item.review_at - due).total_seconds() / 3600)
-        ctx.replies.append(Post(item.room, (
+        _post(ctx, item, (
             "📅 Heads-up: ", Strong(f"the review of {letter.ref} "), Said(letter.title),
             f" is in {hours} hour{'s' if hours != 1 else ''}, at "
-            f"{render.when(item.review_at, zone)}.", *note)))
+            f"{render.when(item.review_at, zone)}.", *note))
     await ctx.tx.move_schedule(
         item.id, min(s for s in review_stages(item.review_at) if s > ctx.now))
 

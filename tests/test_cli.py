@@ -66,3 +66,13 @@ def test_slack_manifest_uses_the_configured_command(tmp_path: Path,
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert {"reaction_added", "reaction_removed"} <= set(
         manifest["settings"]["event_subscriptions"]["bot_events"])
+
+
+@pytest.mark.parametrize("minutes", ["0.5", "0", "-3"])
+def test_check_config_refuses_a_count_refresh_under_a_minute(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], minutes: str,
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(f"[bot]\ncount_refresh_minutes = {minutes}\n")
+    assert main(["check-config", str(cfg)]) == 1
+    assert "bot.count_refresh_minutes" in capsys.readouterr().out

@@ -59,14 +59,47 @@ async def test_count_letters_refresh_on_the_timer_and_read_fewer_than_3(bot: Bot
     letter = await bot.new(options="visibility count")
     await bot.say("bob", f"sign {letter}")
     await bot.say("carol", f"sign {letter}")
-    edits = await bot.app.core.refresh_counts()
-    assert edits and "fewer than 3" in plain(edits[0].body)
+    assert await bot.app.core.refresh_counts() == [], "still 'fewer than 3': no edit"
     await bot.say("dan", f"sign {letter}")
     assert "fewer than 3" in privately(await bot.say("eve", f"status {letter}"), "eve")
     edits = await bot.app.core.refresh_counts()
     assert "3 signatures" in plain(edits[0].body)
     assert "3 signatures" in privately(await bot.say("eve", f"status {letter}"), "eve")
     assert await bot.app.core.refresh_counts() == [], "an unchanged count is not re-posted"
+
+
+@pytest.mark.parametrize("visibility", ["visibility count", "visibility sealed threshold 5"])
+async def test_a_refresh_edits_an_announcement_only_when_its_text_changes(
+    bot: Bot, visibility: str,
+) -> None:
+    """The first and second signatures leave the text at 'fewer than 3': an edit to the
+    same words would still tell the room when someone signed."""
+    letter = await bot.new(options=visibility)
+    await bot.say("alice", f"announce {letter}", platform="console", room="other")
+    for who in ("bob", "carol"):
+        await bot.say(who, f"sign {letter}")
+        assert await bot.app.core.refresh_counts() == [], who
+        assert await bot.app.core.refresh_counts() == [], who
+    await bot.say("dan", f"sign {letter}")
+    edits = await bot.app.core.refresh_counts()
+    assert len(edits) == 2 and all(isinstance(e, Edit) for e in edits)
+    assert all("So far: 3 signatures" in plain(e.body) for e in edits)
+    assert await bot.app.core.refresh_counts() == []
+    await bot.say("dan", f"unsign {letter}")
+    edits = await bot.app.core.refresh_counts()
+    assert len(edits) == 2 and all("fewer than 3" in plain(e.body) for e in edits)
+    await bot.say("carol", f"unsign {letter}")
+    assert await bot.app.core.refresh_counts() == []
+
+
+async def test_a_silent_refresh_still_keeps_the_shown_count(bot: Bot) -> None:
+    letter = await bot.new(options="visibility count")
+    for who in ("bob", "carol"):
+        await bot.say(who, f"sign {letter}")
+    assert await bot.app.core.refresh_counts() == []
+    async with bot.app.store.transaction() as tx:
+        shown = await tx.letter(1)
+    assert shown is not None and shown.shown_count == 2
 
 
 async def test_organizers_see_the_live_count(bot: Bot) -> None:
@@ -222,7 +255,7 @@ async def test_list_shows_open_letters_announced_in_this_room_only(bot: Bot) -> 
 async def test_an_admin_id_belongs_to_one_platform(bot: Bot) -> None:
     letter = await bot.new()
     replies = await bot.say("root", f"announce {letter}", platform="slack", room="C1")
-    assert "Only the organizers" in privately(replies, "root") and not in_rooms(replies)
+    assert "There is no letter L1." in privately(replies, "root") and not in_rooms(replies)
 
 
 async def test_announce_on_the_other_platform_keeps_every_announcement_current(

@@ -233,9 +233,12 @@ async def test_daylight_saving_keeps_a_daily_reminder_at_nine_local(bot: Bot) ->
 async def test_the_listing_shows_times_in_the_callers_zone(bot: Bot) -> None:
     letter = await bot.new("alice")
     await bot.say("alice", f'remind {letter} 2026-12-01 15:00 "x" to signers')
-    listing = privately(await say_in(bot, "bob", "reminders", "America/New_York"), "bob")
+    listing = privately(await say_in(bot, "alice", "reminders", "America/New_York"), "alice")
     assert "R1 L1 reminder to each signer privately, next Tue 2026-12-01 10:00 " \
            "America/New_York: x" in listing
+    listing = privately(await say_in(bot, "bob", "reminders", "America/New_York"), "bob")
+    assert "R1 L1 reminder to each signer privately, next Tue 2026-12-01 10:00 " \
+           "America/New_York (its text is for the organizers only)" in listing
 
 
 # --- deadlines and closing ------------------------------------------------------------------

@@ -197,3 +197,41 @@ async def test_the_database_file_names_no_slack_user_id(slack: Slack, tmp_path: 
 def database_files(folder: Path) -> dict[str, bytes]:
     """The raw bytes of the database, its WAL and shared-memory file, as a thief copies them."""
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.name.startswith("undersign.db")}
+
+
+DIRECT = "D0ORGDIRECT"  # the organizer's direct conversation with the bot
+
+
+@pytest.mark.parametrize(("command", "problem"), [
+    ('new "From a DM"', "not started in a direct room"),
+    ("announce L{L}", "not announced in a direct room"),
+    ("review L{L} in 2 days", "Schedule it from a room where the letter is announced"),
+    ('remind L{L} in 2 hours "x" to room', "Schedule it from a room where the letter is"),
+])
+async def test_a_direct_conversation_is_refused_what_would_store_it_or_post_into_it(
+    slack: Slack, command: str, problem: str,
+) -> None:
+    letter, _ = await slack.announce("Open letter", "count")
+    calls = await slack.command(ORGANIZER, command.format(L=letter), channel=DIRECT)
+    [refusal] = [c for c in calls if c.method == "chat.postEphemeral"]
+    assert refusal.params["user"] == ORGANIZER and problem in refusal.text
+    assert not [c for c in calls if c.method in ("chat.postMessage", "chat.update")]
+    async with slack.app.store.transaction() as tx:
+        assert len(await tx.letters()) == 1 and await tx.schedules() == []
+        assert [a.room.id for a in await tx.announcements(letter)] == [ROOM]
+
+
+async def test_a_reminder_to_organizers_from_a_direct_conversation_stores_no_channel_id(
+    slack: Slack, tmp_path: Path,
+) -> None:
+    letter, _ = await slack.announce("Open letter", "count")
+    calls = await slack.command(ORGANIZER, f'remind L{letter} in 2 hours "Nudge" to organizers',
+                                channel=DIRECT)
+    assert any("Scheduled R1" in c.text for c in calls if c.method == "chat.postEphemeral")
+    calls = await slack.command(ORGANIZER, f"reminders L{letter}", channel=DIRECT)
+    assert any("Nudge" in c.text for c in calls if c.method == "chat.postEphemeral")
+    files = database_files(tmp_path)
+    assert any(name.endswith("-wal") for name in files)
+    for name, raw in files.items():
+        assert DIRECT.encode() not in raw, name
+        assert DIRECT.encode("utf-16-le") not in raw, name
