@@ -145,6 +145,45 @@ async def test_a_count_letter_is_signed_in_a_direct_room_and_in_room_signing_is_
     assert names["decrypted"]
 
 
+def redaction_of(event_id: str) -> Any:
+    return lambda s: (
+        s.get("type") == "m.room.redaction"
+        and event_id in (s.get("redacts"), content(s).get("redacts"))
+    )
+
+
+async def test_in_room_unsign_and_forget_me_on_a_count_letter_are_hinted_and_redacted(
+    undersign: Undersign, people: Any
+) -> None:
+    alice: Person = await people("alice", e2ee=True)
+    bob: Person = await people("bob", e2ee=True)
+    room = await alice.create_room([undersign.id, bob.id], bot_power=50)
+    await joined(alice, undersign.id, room)
+    _, letter = await announce(alice, room, '!undersign new "Quiet letter"')
+    said = await bob.say(room, f"!undersign sign {letter}")
+    hint = await bob.wait_for(body_has("was not counted", not_in=room), within=15, what="hint")
+    await bob.wait_for(redaction_of(said), what="sign redacted")
+    dm = hint["room_id"]
+    await bob.say(dm, f"!undersign sign {letter}")
+    await bob.wait_for(body_has(f"You signed {letter}", dm), within=15, what="signed")
+
+    said = await bob.say(room, f"!undersign unsign {letter}")
+    told = await bob.wait_for(body_has("not acted on", dm), within=15, what="unsign hint")
+    assert told["decrypted"] and f"unsign {letter} in a direct message" in content(told)["body"]
+    await bob.wait_for(redaction_of(said), within=15, what="unsign redacted")
+
+    said = await bob.say(room, "!undersign forget-me")
+    told = await bob.wait_for(body_has("Nothing was erased", dm), within=15, what="forget hint")
+    assert told["decrypted"] and "forget-me in a direct message" in content(told)["body"]
+    await bob.wait_for(redaction_of(said), within=15, what="forget-me redacted")
+
+    await alice.say(room, f"!undersign signers {letter}")
+    names = await alice.wait_for(body_has(bob.id, not_in=room), within=15, what="signers")
+    assert names["decrypted"], "bob is still a signer"
+    assert not [s for s in bob.events + alice.events
+                if s["room_id"] == room and "not acted on" in str(content(s).get("body"))]
+
+
 async def test_the_database_file_names_no_matrix_user_id(undersign: Undersign, people: Any) -> None:
     alice: Person = await people("alice", e2ee=True)
     room = await alice.create_room([undersign.id])
