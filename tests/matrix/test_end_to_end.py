@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -9,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nio import LocalProtocolError
 from people import Person, content
 from synapse import Synapse
 
+from adapters.matrix import MatrixAdapter
 from bot.app import App
 from bot.config import BotConfig, Config, MatrixConfig
+from bot.events import Post, Redact, Room
 
 pytestmark = pytest.mark.matrix
 
@@ -200,6 +204,40 @@ async def test_the_database_file_names_no_matrix_user_id(undersign: Undersign, p
             assert needle.encode() not in raw, f"{needle} in {[p.name for p in files]}"
 
 
+async def _nio_fails_naming_the_room(
+    undersign: Undersign, alice: Person, room: str, someone: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """nio calls, and the handler, fail with exceptions whose text names the room and a
+    person, as nio's own do ("No such room with id !…"); the failures are logged."""
+    adapter = undersign.app.adapters["matrix"]
+    assert isinstance(adapter, MatrixAdapter) and adapter.client is not None
+
+    def naming(*_: Any, **__: Any) -> Any:
+        raise LocalProtocolError(f"No such room with id {room} for {someone}")
+
+    async def handler(_: Any) -> None:
+        raise RuntimeError(f"handler failed in {room} for {someone}")
+
+    client, handle = adapter.client, adapter._handle
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(client, "room_send", naming)
+        mp.setattr(client, "room_redact", naming)
+        assert await adapter.send(Post(Room("matrix", room), ("hello",))) is None
+        assert await adapter.send(Redact(Room("matrix", room), "$gone")) is None
+        mp.setattr(adapter, "_handle", handler)
+        await alice.say(room, "!undersign help")
+        for _ in range(100):
+            if any("the handler failed" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.1)
+    assert adapter._handle is handle
+    failures = [r.getMessage() for r in caplog.records if r.name == "undersign.matrix"]
+    assert any("could not send a Post (LocalProtocolError)" in m for m in failures), failures
+    assert any("could not send a Redact (LocalProtocolError)" in m for m in failures), failures
+    assert any("the handler failed on a Command (RuntimeError)" in m for m in failures), failures
+
+
 async def test_logs_name_nobody_in_a_matrix_scenario_even_at_debug(
     undersign: Undersign, people: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -224,11 +262,13 @@ async def test_logs_name_nobody_in_a_matrix_scenario_even_at_debug(
     await alice.say(room, "!undersign sign L99")
     await alice.say(room, f"!undersign close {letter}")
     await alice.wait_for(body_has("closed", not_in=room), within=15, what="final list")
+    await _nio_fails_naming_the_room(undersign, alice, room, bob.id, caplog)
     assert caplog.records, "the scenario logged something"
     secrets = ["Secret Title Mq", "hidden-mq", "Reminder text Mq", "Review note Mq", room]
     for person in (alice, bob):
         secrets += [person.id, person.id.split(":")[0]]
+    formatter = logging.Formatter("%(message)s")
     for record in caplog.records:
-        logged = record.getMessage() + (record.exc_text or "")
+        logged = formatter.format(record)  # with the traceback, had one been attached
         for secret in secrets:
             assert secret not in logged, f"{secret!r} logged by {record.name}: {logged}"
