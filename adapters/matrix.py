@@ -64,6 +64,7 @@ from bot.events import (
     Reply,
     Room,
 )
+from bot.logsafe import fault, trace
 
 log = logging.getLogger("undersign.matrix")
 
@@ -342,8 +343,9 @@ class MatrixAdapter:
             try:
                 await self._digest(resp, first, since)
                 await self.state.set_state(SYNC_POSITION, resp.next_batch)
-            except Exception:
-                log.exception("could not digest a sync response")
+            except Exception as exc:
+                log.error("could not digest a sync response (%s)", fault(exc),
+                          exc_info=trace(exc))
             finally:
                 self._queue.task_done()
             if self._queue.empty():
@@ -398,8 +400,9 @@ class MatrixAdapter:
         assert self._handle is not None
         try:
             await self._handle(event)
-        except Exception:
-            log.exception("the handler failed on a %s", type(event).__name__)
+        except Exception as exc:
+            log.error("the handler failed on a %s (%s)", type(event).__name__, fault(exc),
+                      exc_info=trace(exc))
 
     def neutral_room(self, room_id: str, thread: str | None = None) -> Room:
         room = self._c.rooms.get(room_id)
@@ -474,8 +477,8 @@ class MatrixAdapter:
                 await self._redact(reply)
                 return None
         except Exception as exc:  # send never raises for a platform fault
-            log.warning("could not send a %s (%s)", type(reply).__name__, type(exc).__name__)
-            log.debug("send failed", exc_info=True)
+            log.warning("could not send a %s (%s)", type(reply).__name__, fault(exc),
+                        exc_info=trace(exc))
         return None
 
     async def _room_send(self, room_id: str, content: dict[str, Any], what: str) -> str | None:

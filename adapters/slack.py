@@ -39,6 +39,7 @@ from adapters.base import Handler
 from adapters.slack_pacing import LIMITS, Limit, PacedRateLimitHandler, Pacer
 from bot.config import BotConfig, SlackConfig, secret
 from bot.events import Edit, Event, Post, Private, Redact, Reply, Rich
+from bot.logsafe import fault, trace
 
 log = logging.getLogger("undersign.slack")
 # Bolt and the Socket Mode client log payloads in some messages: keep them quiet unless
@@ -256,8 +257,7 @@ class SlackAdapter:
         try:
             await work
         except Exception as exc:  # the core's fault or ours: never the user's to see as silence
-            log.error("Slack event failed: %s", type(exc).__name__)
-            log.debug("Slack event failure detail", exc_info=True)
+            log.error("Slack event failed: %s", fault(exc), exc_info=trace(exc))
 
     def _allowed(self, body: Mapping[str, Any]) -> bool:
         allowed = self.config.allowed_teams

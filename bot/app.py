@@ -21,6 +21,7 @@ from bot.config import Config
 from bot.core import Core, utc_now
 from bot.events import Command, Event, Post, Private, Reaction, Reply
 from bot.keys import DatabaseLock, open_store
+from bot.logsafe import fault, trace
 from bot.scheduler import Scheduler
 from bot.store import Store, storage_fault
 
@@ -99,10 +100,11 @@ class App:
         except Exception as exc:
             if storage_fault(exc):
                 log.error("the database refuses writes (%s); an event of kind %s was not "
-                          "handled", exc, type(event).__name__)
+                          "handled", fault(exc), type(event).__name__, exc_info=trace(exc))
                 answer = STORAGE_FAULT_ANSWER
             else:
-                log.exception("an event of kind %s could not be handled", type(event).__name__)
+                log.error("an event of kind %s could not be handled (%s)", type(event).__name__,
+                          fault(exc), exc_info=trace(exc))
                 answer = "Something went wrong on my side; nothing was changed. Please try again."
             if isinstance(event, Command | Reaction):
                 await self.deliver([Private(event.user, (answer,), event.room)])
@@ -122,9 +124,9 @@ class App:
                 continue
             try:
                 ref = await adapter.send(reply)
-            except Exception:
-                log.exception("a %s could not be sent on %s", type(reply).__name__,
-                              reply.platform)
+            except Exception as exc:
+                log.error("a %s could not be sent on %s (%s)", type(reply).__name__,
+                          reply.platform, fault(exc), exc_info=trace(exc))
                 continue
             if isinstance(reply, Post) and reply.announces is not None and ref:
                 await self.core.announced(reply.announces, reply.room, ref)

@@ -9,6 +9,7 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from bot import logsafe
 from bot.config import Config, ConfigError, load
 
 
@@ -66,6 +67,7 @@ def _logging(*, debug: bool, unredacted: bool) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logsafe.UNREDACTED = unredacted  # exception texts and tracebacks name rooms and people
     if debug or unredacted:
         for ours in ("undersign", "bot", "adapters", "commands"):
             logging.getLogger(ours).setLevel(logging.DEBUG)

@@ -28,6 +28,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.config import Config
 from bot.events import Due, Event
+from bot.logsafe import fault, trace
 from bot.store import Store, utc_iso_exact
 
 log = logging.getLogger("undersign.scheduler")
@@ -180,8 +181,9 @@ class Scheduler:
         try:
             letters, events = await self.store.purge(self.clock(),
                                                      self.config.bot.retention_days)
-        except Exception:
-            log.exception("the retention purge failed; it is tried again tomorrow")
+        except Exception as exc:
+            log.error("the retention purge failed (%s); it is tried again tomorrow", fault(exc),
+                      exc_info=trace(exc))
             return
         log.info("purged %d closed letter(s) and %d old event record(s)", letters, events)
 

@@ -174,8 +174,44 @@ def _looks_like_a_time(cleaned: str) -> bool:
     return anchored
 
 
+_SPACED_HALF: Final = re.compile(r"(?<=\d) (?=(?:am|pm)\b)", re.ASCII)  # "9:30 pm"
+_CLOCK_IN_WORD: Final = re.compile(
+    r"(?:^|(?<=\d)t)((\d{1,2}):(\d{1,2})(?::(\d{1,2}))?|\d{1,2}(?=am|pm))(am|pm)?$", re.ASCII
+)
+
+
+def _clock_time(cleaned: str) -> time | None:
+    """The time of day the text names with digits ("17:30", "5pm", "2026-12-01t09:00") or
+    "noon", if it names exactly one; None otherwise. A clock time that no day has
+    ("25:99", "friday 17:75", "13pm", "24:00") is refused: dateparser would drop it and
+    read the day alone as 09:00."""
+    found: list[time] = []
+    for word in _SPACED_HALF.sub("", cleaned).replace(",", " ").split():
+        match = _CLOCK_IN_WORD.search(word)
+        if match:
+            whole, hour_text, minute, second, half = match.groups()
+            hour = int(hour_text or whole)
+            _check_clock(word[match.start(1):], hour, int(minute or 0), int(second or 0), half)
+            if half:
+                hour = hour % 12 + (12 if half == "pm" else 0)
+            found.append(time(hour, int(minute or 0), int(second or 0)))
+        elif word == "noon":
+            found.append(time(12, 0))
+    return found[0] if len(found) == 1 else None
+
+
+def _check_clock(shown: str, hour: int, minute: int, second: int, half: str | None) -> None:
+    """24:00 is refused too: "end of the day" is better said as 23:59, or 00:00 the day after."""
+    if half and not 1 <= hour <= 12:
+        raise TimeError(f"{shown} is not a time of day: with am or pm the hour is 1 to 12.")
+    if hour > 23 or minute > 59 or second > 59:
+        hint = " For the end of a day, say 23:59." if (hour, minute, second) == (24, 0, 0) else ""
+        raise TimeError(f"{shown} is not a time of day: hours go to 23, minutes to 59.{hint}")
+
+
 def _parse_natural(cleaned: str, local_now: datetime, zone: ZoneInfo) -> datetime:
     unreadable = TimeError(f"I could not read '{cleaned}' as a time. {_WHEN_EXAMPLES}")
+    clock = _clock_time(cleaned)
     if not _looks_like_a_time(cleaned):
         raise unreadable
     # Imported on first use: dateparser is the heaviest import of the core (~10 MB of
@@ -199,7 +235,10 @@ def _parse_natural(cleaned: str, local_now: datetime, zone: ZoneInfo) -> datetim
         raise unreadable
     if period not in ("day", "time"):
         raise TimeError(f"'{cleaned}' does not name a day. Try 'dec 1 10:00' or 'friday 17:00'.")
-    if period == "day":
+    if clock is not None:
+        # dateparser calls "tomorrow 12:00" a day, not a time, when now is 12:00.
+        wall = datetime.combine(wall.date(), clock)
+    elif period == "day":
         wall = datetime.combine(wall.date(), DEFAULT_HOUR)
     try:
         return wall.replace(tzinfo=zone).astimezone(UTC)
@@ -367,12 +406,9 @@ def _read_time_of_day(text: str) -> tuple[int, int]:
     if not match:
         raise bad
     hour, minute, half = int(match[1]), int(match[2] or 0), match[3]
+    _check_clock(text, hour, minute, 0, half)
     if half:
-        if not 1 <= hour <= 12:
-            raise bad
         hour = hour % 12 + (12 if half == "pm" else 0)
-    if hour > 23 or minute > 59:
-        raise bad
     return hour, minute
 
 

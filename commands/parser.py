@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -14,7 +15,9 @@ MAX_TEXT = 1000
 _QUOTES = {'"': '"”', "'": "'’", "“": "”\"", "‘": "’'", "«": "»"}
 _LETTER = re.compile(r"^[lL](\d{1,9})$")
 _REMINDER = re.compile(r"^[rR](\d{1,9})$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+_ZWJ = "\u200d"
+# Not format characters, but they show nothing: Hangul fillers and the blank braille cell.
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
 class UsageError(Exception):
@@ -87,17 +90,41 @@ def reminder_id(token: Token | None) -> int:
     return int(match.group(1))
 
 
+def _emoji(ch: str) -> bool:
+    return unicodedata.category(ch) == "So"
+
+
+def _joins_emoji(text: str, i: int) -> bool:
+    """Whether the zero-width joiner at ``text[i]`` joins two emoji (👩‍👩‍👧, 🏳️‍🌈): after
+    a symbol, maybe with a variation selector or skin tone, and before another symbol."""
+    before = text[:i].rstrip("\ufe0f\ufe0e" + "".join(map(chr, range(0x1F3FB, 0x1F400))))
+    return bool(before) and _emoji(before[-1]) and i + 1 < len(text) and _emoji(text[i + 1])
+
+
+def strip_invisible(text: str) -> str:
+    """``text`` without control characters and without format characters (Unicode category
+    Cf: zero-width spaces and joiners, direction marks and overrides, word joiners, the
+    byte-order mark, U+180E, U+061C, tags…), except a zero-width joiner inside an emoji
+    sequence, which only makes one emoji of several."""
+    return "".join(
+        ch for i, ch in enumerate(text)
+        if not (unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\t\n")
+        or (ch == _ZWJ and _joins_emoji(text, i))
+    )
+
+
 def shorten(text: str, limit: int = 40) -> str:
-    text = _CONTROL.sub("", text)
+    text = strip_invisible(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def clean_text(text: str, *, what: str, limit: int) -> str:
-    """User text to store: control and direction-override characters removed, spaces
-    collapsed, length capped."""
-    text = " ".join(_CONTROL.sub("", text).split())
-    if not text:
-        raise UsageError(f"The {what} is empty.")
+    """User text to store: control and format characters removed (see strip_invisible),
+    spaces collapsed, length capped. Text that shows nothing is refused as empty."""
+    typed, text = text, " ".join(strip_invisible(text).split())
+    if all(ch.isspace() or ch in _BLANK for ch in text):
+        raise UsageError(f"The {what} is empty." if not typed.strip() else
+                         f"The {what} is empty: it has only invisible characters.")
     if len(text) > limit:
         raise UsageError(f"The {what} has {len(text):,} characters; at most {limit:,} are allowed.")
     return text
@@ -111,10 +138,14 @@ def http_url(text: str) -> str:
     if (
         parts.scheme.lower() not in ("http", "https")
         or not parts.netloc
-        or _CONTROL.search(text)
+        or strip_invisible(text) != text
         or any(c.isspace() or c in "<>\"|" for c in text)
     ):
         raise UsageError(f"'{shorten(text)}' is not a web link; links start with https://.")
+    if "@" in parts.netloc:
+        # Not quoted back: what comes before the @ may be a password.
+        raise UsageError("That link has a user name or password in it (the part before @): "
+                         "everyone who sees the letter would see it. Give the link without it.")
     return text
 
 

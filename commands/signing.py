@@ -45,14 +45,39 @@ async def _hint_not_public(ctx: Context, letter: Letter, what: str, ref: str | N
         ctx.replies.append(Redact(ctx.room, ref))
 
 
+def _typed_in_room(ctx: Context, letter: Letter | None) -> bool:
+    """A command the room can read, about a letter that is not public (or, for letter None,
+    about the caller's signatures in general): not acted on; the caller gets a hint."""
+    return ctx.seen_by_room and (letter is None or letter.visibility != "public")
+
+
+def _hint_typed_in_room(ctx: Context, hint: str) -> None:
+    """The private hint, and the redaction of the command message where the platform and
+    the power level allow. Never raises: a refusal could carry neither the hint and the
+    redaction together."""
+    ctx.tell(hint)
+    if ctx.room is not None and ctx.message_ref is not None:
+        ctx.replies.append(Redact(ctx.room, ctx.message_ref))
+
+
+def _in_a_dm(ctx: Context, words: str) -> str:
+    return f"send me {render.prefix(ctx.config, ctx.user.platform)} {words} in a direct message"
+
+
 @command("sign", "sign L<n>", "sign a letter", takes_letter=True)
 async def sign(ctx: Context, args: list[Token]) -> None:
-    no_more(args)
     letter = ctx.the_letter()
-    _refuse_if_closed(ctx, letter)
-    if ctx.seen_by_room and letter.visibility != "public":
-        await _hint_not_public(ctx, letter, "message", ctx.message_ref)
+    if _typed_in_room(ctx, letter):
+        if letter.is_open:
+            await _hint_not_public(ctx, letter, "message", ctx.message_ref)
+        else:
+            _hint_typed_in_room(ctx, (
+                f"Your message was not acted on: {letter.ref} is closed, so it can no longer be "
+                f"signed. It is not public either: a sign typed in the room shows everyone that "
+                f"you meant to sign. Next time, {_in_a_dm(ctx, 'sign L<n>')}."))
         return
+    no_more(args)
+    _refuse_if_closed(ctx, letter)
     await _sign(ctx, letter)
 
 
@@ -80,8 +105,15 @@ async def _sign(ctx: Context, letter: Letter, reaction_ref: str | None = None,
 
 @command("unsign", "unsign L<n>", "withdraw your signature", takes_letter=True)
 async def unsign(ctx: Context, args: list[Token]) -> None:
-    no_more(args)
     letter = ctx.the_letter()
+    if _typed_in_room(ctx, letter):
+        closed = "" if letter.is_open else f" {letter.ref} is closed in any case."
+        _hint_typed_in_room(ctx, (
+            f"Your message was not acted on: {letter.ref} is not public, and an unsign typed in "
+            f"the room shows everyone that you had signed it.{closed} To withdraw privately, "
+            f"{_in_a_dm(ctx, f'unsign {letter.ref}')}."))
+        return
+    no_more(args)
     _refuse_if_closed(ctx, letter)
     await _withdraw(ctx, letter, quiet=False)
 
@@ -130,6 +162,11 @@ async def react(ctx: Context, reaction: Reaction) -> None:
 
 @command("forget-me", "forget-me", "erase all your signatures and every record of them")
 async def forget_me(ctx: Context, args: list[Token]) -> None:
+    if _typed_in_room(ctx, None):
+        _hint_typed_in_room(ctx, (
+            "Nothing was erased: a forget-me typed in the room tells everyone there that you "
+            f"signed something. To erase all your signatures, {_in_a_dm(ctx, 'forget-me')}."))
+        return
     no_more(args)
     letter_ids = await ctx.tx.letters_signed_by(ctx.user)
     await ctx.tx.erase_signatures_of(ctx.user)

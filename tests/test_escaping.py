@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from datetime import timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from adapters.console import ConsoleAdapter
 from adapters.matrix_translate import notice
 from adapters.matrix_translate import render as matrix_render
 from bot.events import Edit, Link, Person, Post, Private, Reply, Said, Strong, plain
+from commands.parser import clean_text, http_url, shorten
 from tests.conftest import Bot
 
 HOSTILE = ('@room <!channel> <!here> <!everyone> <@U123> <http://evil.example|click> '
@@ -129,3 +131,67 @@ async def test_the_console_prints_user_text_as_typed_on_its_own_lines(
     assert any(HOSTILE in line for line in lines)
     # every line is a message head or its indented continuation: no line was forged
     assert all(re.match(r"^(\[[^\]]+\] |    )", line) for line in lines)
+
+
+INVISIBLE_ONLY = ["\u2060", "\ufeff", "\u180e", "\u3164", "\u061c", "\u200b\u200d",
+                  "\u2060 \ufeff \u180e \u3164", "\u115f\u1160\uffa0", "\u2800 \u3164",
+                  "\u00ad\u202e\u2066"]
+
+
+async def _no_letter(bot: Bot) -> None:
+    async with bot.app.store.transaction() as tx:
+        assert await tx.letter(1) is None
+
+
+@pytest.mark.parametrize("title", INVISIBLE_ONLY)
+async def test_a_title_of_invisible_characters_is_refused_and_creates_nothing(
+    bot: Bot, title: str
+) -> None:
+    replies = await bot.say("olga", f'new "{title}" visibility public')
+    assert not [r for r in replies if isinstance(r, Post)]
+    told = "\n".join(plain(r.body) for r in replies if isinstance(r, Private))
+    assert "The title is empty" in told and "Usage:" in told
+    await _no_letter(bot)
+
+
+@pytest.mark.parametrize("text", INVISIBLE_ONLY[:4])
+async def test_invisible_notes_and_reminder_texts_are_refused(bot: Bot, text: str) -> None:
+    await bot.say("olga", "new 'T'")
+    for command, what in ((f"review L1 in 2 days note '{text}'", "note"),
+                          (f"remind L1 in 2 days '{text}'", "reminder text")):
+        replies = await bot.say("olga", command)
+        told = "\n".join(plain(r.body) for r in replies if isinstance(r, Private))
+        assert f"The {what} is empty" in told, told
+    async with bot.app.store.transaction() as tx:
+        assert await tx.schedule(1) is None
+
+
+async def test_format_characters_are_stripped_from_titles_and_quoted_words(bot: Bot) -> None:
+    title = "Pay\u061c \u2060fair\ufeff\u180e\u00ad \u202eleft\u202c \U000e0041tag"
+    await bot.say("olga", f"new '{title}' visibility public")
+    async with bot.app.store.transaction() as tx:
+        letter = await tx.letter(1)
+    assert letter is not None and letter.title == "Pay fair left tag"
+    replies = await bot.say("olga", "st\u2060a\u061ctus\u202e L1 x")
+    told = "\n".join(plain(r.body) for r in replies if isinstance(r, Private))
+    assert "'status'" in told and not any(unicodedata.category(c) == "Cf" for c in told)
+
+
+def test_a_zero_width_joiner_is_kept_inside_emoji_and_only_there() -> None:
+    family, rainbow = "👩\u200d👩\u200d👧", "🏳️\u200d🌈"
+    assert clean_text(f"Parents {family} {rainbow}", what="title", limit=200) == (
+        f"Parents {family} {rainbow}")
+    assert clean_text("a\u200db \u200d👩 👩\u200d", what="title", limit=200) == "ab 👩 👩"
+    assert shorten("x\u200dy\u2060z") == "xyz"
+
+
+@pytest.mark.parametrize("link", ["https://user:pw@example.org/", "https://user@example.org/x",
+                                  "http://:pw@example.org", "https://@example.org/"])
+async def test_a_link_with_credentials_is_refused_without_quoting_them(
+    bot: Bot, link: str
+) -> None:
+    replies = await bot.say("olga", f"new 'T' link {link}")
+    told = "\n".join(plain(r.body) for r in replies if isinstance(r, Private))
+    assert "user name or password" in told and "pw" not in told and "user@" not in told
+    await _no_letter(bot)
+    assert http_url("https://example.org/a@b?c=d@e") == "https://example.org/a@b?c=d@e"

@@ -371,3 +371,81 @@ async def test_a_letter_takes_only_so_many_reminders(bot: Bot) -> None:
         await bot.say("alice", f'remind {letter} in {i + 1} hours "nudge"')
     told = privately(await bot.say("alice", f'remind {letter} in 5 hours "nudge"'), "alice")
     assert "already has 2 reviews and reminders" in told
+
+
+async def _signed_by_bob_in_a_dm(bot: Bot, options: str) -> str:
+    letter = await bot.new(options=options, platform="matrix", room="!r:hs")
+    replies = await bot.say("@bob:hs", f"sign {letter}", platform="matrix", room="!dm:hs",
+                            direct=True)
+    assert "You signed" in privately(replies, "@bob:hs")
+    return letter
+
+
+async def _bob_still_signed(bot: Bot) -> bool:
+    async with bot.app.store.transaction() as tx:
+        return await tx.count(1) == 1
+
+
+def _redacts_the_command(replies: list[object]) -> bool:
+    return [r.event_ref[:4] for r in replies if isinstance(r, Redact)] == ["cmd-"]
+
+
+@pytest.mark.parametrize("visibility", ["visibility count", "visibility sealed threshold 2"])
+async def test_an_in_room_unsign_on_a_private_letter_is_hinted_redacted_and_not_acted_on(
+    bot: Bot, visibility: str
+) -> None:
+    letter = await _signed_by_bob_in_a_dm(bot, visibility)
+    replies = await bot.say("@bob:hs", f"unsign {letter}", platform="matrix", room="!r:hs",
+                            seen_by_room=True)
+    hint = privately(replies, "@bob:hs")
+    assert "not acted on" in hint and f"!undersign unsign {letter} in a direct message" in hint
+    assert _redacts_the_command(replies) and not in_rooms(replies)
+    assert await _bob_still_signed(bot)
+    # with stray words too: still the hint, not a refusal that could not redact
+    replies = await bot.say("@bob:hs", f"unsign {letter} please", platform="matrix",
+                            room="!r:hs", seen_by_room=True)
+    assert "not acted on" in privately(replies, "@bob:hs") and _redacts_the_command(replies)
+    replies = await bot.say("@bob:hs", f"unsign {letter}", platform="matrix", room="!dm:hs",
+                            direct=True)
+    assert "You withdrew" in privately(replies, "@bob:hs")
+
+
+async def test_an_in_room_forget_me_is_hinted_redacted_and_erases_nothing(bot: Bot) -> None:
+    await _signed_by_bob_in_a_dm(bot, "visibility count")
+    replies = await bot.say("@bob:hs", "forget-me", platform="matrix", room="!r:hs",
+                            seen_by_room=True)
+    hint = privately(replies, "@bob:hs")
+    assert "Nothing was erased" in hint and "!undersign forget-me in a direct message" in hint
+    assert "1 signature" not in hint
+    assert _redacts_the_command(replies) and not in_rooms(replies)
+    assert await _bob_still_signed(bot)
+    replies = await bot.say("@bob:hs", "forget-me", platform="matrix", room="!dm:hs",
+                            direct=True)
+    assert "1 signature erased" in privately(replies, "@bob:hs")
+
+
+@pytest.mark.parametrize("command", ["sign", "unsign"])
+async def test_an_in_room_sign_or_unsign_on_a_closed_private_letter_is_hinted_and_redacted(
+    bot: Bot, command: str
+) -> None:
+    letter = await _signed_by_bob_in_a_dm(bot, "visibility count")
+    await bot.say("alice", f"close {letter}", platform="matrix", room="!r:hs")
+    replies = await bot.say("@bob:hs", f"{command} {letter}", platform="matrix", room="!r:hs",
+                            seen_by_room=True)
+    hint = privately(replies, "@bob:hs")
+    assert "not acted on" in hint and "closed" in hint and "direct message" in hint
+    assert "Usage:" not in hint
+    assert _redacts_the_command(replies) and not in_rooms(replies)
+
+
+async def test_in_room_commands_on_a_public_letter_are_acted_on(bot: Bot) -> None:
+    letter = await bot.new(options="visibility public", platform="matrix", room="!r:hs")
+    for command, answer in ((f"sign {letter}", "You signed"), (f"unsign {letter}", "You withdrew")):
+        replies = await bot.say("@bob:hs", command, platform="matrix", room="!r:hs",
+                                seen_by_room=True)
+        assert answer in privately(replies, "@bob:hs")
+        assert not any(isinstance(r, Redact) for r in replies)
+    await bot.say("alice", f"close {letter}", platform="matrix", room="!r:hs")
+    replies = await bot.say("@bob:hs", f"sign {letter}", platform="matrix", room="!r:hs",
+                            seen_by_room=True)
+    assert "is closed" in privately(replies, "@bob:hs")

@@ -220,9 +220,12 @@ def test_descriptions_say_it_in_words(text: str, description: str) -> None:
         ("cron x 9 * * *", "not a valid cron schedule"),
         ("cron 0 9 30 2 *", "never fires"),
         ("cron 0 9 1 * 1", "day of month or the weekday, not both"),
-        ("day at 25:00", "as a time of day"),
-        ("day at 13pm", "as a time of day"),
-        ("day at 9:60", "as a time of day"),
+        ("day at 25:00", "25:00 is not a time of day"),
+        ("day at 13pm", "13pm is not a time of day"),
+        ("day at 9:60", "9:60 is not a time of day"),
+        ("day at 24:00", "24:00 is not a time of day"),
+        ("monday at 23:75", "23:75 is not a time of day"),
+        ("day at 0am", "0am is not a time of day"),
         ("someday at 9:00", "do not know the day 'someday'"),
         ("every fortnight", "could not read 'every fortnight' as a repetition. Try"),
         ("", "Please say when"),
@@ -384,3 +387,47 @@ def test_any_text_is_a_recurrence_or_a_time_error(text: str, tz: str) -> None:
         assert parse_recurrence(recurrence.spec, tz) == recurrence
         assert recurrence.next_after(NOW) > NOW
         assert recurrence.describe()
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("tomorrow 25:99", "25:99"),
+        ("tomorrow 23:60", "23:60"),
+        ("tomorrow 24:00", "24:00"),
+        ("friday 17:75", "17:75"),
+        ("friday 24:30", "24:30"),
+        ("2026-12-01 25:00", "25:00"),
+        ("2026-12-01T24:00", "24:00"),
+        ("2026-12-01 12:00:75", "12:00:75"),
+        ("dec 1 25:00", "25:00"),
+        ("25:00", "25:00"),
+        ("tomorrow 13pm", "13pm"),
+        ("tomorrow at 13 pm", "13pm"),
+        ("friday 5:75pm", "5:75pm"),
+        ("tomorrow 0am", "0am"),
+    ],
+)
+def test_an_impossible_time_of_day_is_refused_saying_so(text: str, shown: str) -> None:
+    with pytest.raises(TimeError, match=f"^{shown} is not a time of day"):
+        parse_when(text, BERLIN, NOW)
+
+
+def test_24_00_is_refused_with_a_hint_for_the_end_of_the_day() -> None:
+    with pytest.raises(TimeError, match="For the end of a day, say 23:59"):
+        parse_when("tomorrow 24:00", BERLIN, NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # at now's own time of day (14:00 in Berlin) dateparser called these days, not times
+        ("tomorrow 14:00", utc(2026, 10, 21, 12, 0)),
+        ("tomorrow 2pm", utc(2026, 10, 21, 12, 0)),
+        ("tomorrow 23:59", utc(2026, 10, 21, 21, 59)),
+        ("tomorrow 0:00", utc(2026, 10, 20, 22, 0)),
+        ("2026-10-22T14:00", utc(2026, 10, 22, 12, 0)),
+    ],
+)
+def test_a_clock_time_is_kept_even_at_nows_time_of_day(text: str, expected: datetime) -> None:
+    assert parse_when(text, BERLIN, NOW) == expected

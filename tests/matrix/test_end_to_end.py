@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -9,11 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nio import LocalProtocolError
 from people import Person, content
 from synapse import Synapse
 
+from adapters.matrix import MatrixAdapter
 from bot.app import App
 from bot.config import BotConfig, Config, MatrixConfig
+from bot.events import Post, Redact, Room
 
 pytestmark = pytest.mark.matrix
 
@@ -145,6 +149,45 @@ async def test_a_count_letter_is_signed_in_a_direct_room_and_in_room_signing_is_
     assert names["decrypted"]
 
 
+def redaction_of(event_id: str) -> Any:
+    return lambda s: (
+        s.get("type") == "m.room.redaction"
+        and event_id in (s.get("redacts"), content(s).get("redacts"))
+    )
+
+
+async def test_in_room_unsign_and_forget_me_on_a_count_letter_are_hinted_and_redacted(
+    undersign: Undersign, people: Any
+) -> None:
+    alice: Person = await people("alice", e2ee=True)
+    bob: Person = await people("bob", e2ee=True)
+    room = await alice.create_room([undersign.id, bob.id], bot_power=50)
+    await joined(alice, undersign.id, room)
+    _, letter = await announce(alice, room, '!undersign new "Quiet letter"')
+    said = await bob.say(room, f"!undersign sign {letter}")
+    hint = await bob.wait_for(body_has("was not counted", not_in=room), within=15, what="hint")
+    await bob.wait_for(redaction_of(said), what="sign redacted")
+    dm = hint["room_id"]
+    await bob.say(dm, f"!undersign sign {letter}")
+    await bob.wait_for(body_has(f"You signed {letter}", dm), within=15, what="signed")
+
+    said = await bob.say(room, f"!undersign unsign {letter}")
+    told = await bob.wait_for(body_has("not acted on", dm), within=15, what="unsign hint")
+    assert told["decrypted"] and f"unsign {letter} in a direct message" in content(told)["body"]
+    await bob.wait_for(redaction_of(said), within=15, what="unsign redacted")
+
+    said = await bob.say(room, "!undersign forget-me")
+    told = await bob.wait_for(body_has("Nothing was erased", dm), within=15, what="forget hint")
+    assert told["decrypted"] and "forget-me in a direct message" in content(told)["body"]
+    await bob.wait_for(redaction_of(said), within=15, what="forget-me redacted")
+
+    await alice.say(room, f"!undersign signers {letter}")
+    names = await alice.wait_for(body_has(bob.id, not_in=room), within=15, what="signers")
+    assert names["decrypted"], "bob is still a signer"
+    assert not [s for s in bob.events + alice.events
+                if s["room_id"] == room and "not acted on" in str(content(s).get("body"))]
+
+
 async def test_the_database_file_names_no_matrix_user_id(undersign: Undersign, people: Any) -> None:
     alice: Person = await people("alice", e2ee=True)
     room = await alice.create_room([undersign.id])
@@ -159,6 +202,40 @@ async def test_the_database_file_names_no_matrix_user_id(undersign: Undersign, p
     for user_id in (alice.id, undersign.id):
         for needle in (user_id, user_id.split(":")[0]):
             assert needle.encode() not in raw, f"{needle} in {[p.name for p in files]}"
+
+
+async def _nio_fails_naming_the_room(
+    undersign: Undersign, alice: Person, room: str, someone: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """nio calls, and the handler, fail with exceptions whose text names the room and a
+    person, as nio's own do ("No such room with id !…"); the failures are logged."""
+    adapter = undersign.app.adapters["matrix"]
+    assert isinstance(adapter, MatrixAdapter) and adapter.client is not None
+
+    def naming(*_: Any, **__: Any) -> Any:
+        raise LocalProtocolError(f"No such room with id {room} for {someone}")
+
+    async def handler(_: Any) -> None:
+        raise RuntimeError(f"handler failed in {room} for {someone}")
+
+    client, handle = adapter.client, adapter._handle
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(client, "room_send", naming)
+        mp.setattr(client, "room_redact", naming)
+        assert await adapter.send(Post(Room("matrix", room), ("hello",))) is None
+        assert await adapter.send(Redact(Room("matrix", room), "$gone")) is None
+        mp.setattr(adapter, "_handle", handler)
+        await alice.say(room, "!undersign help")
+        for _ in range(100):
+            if any("the handler failed" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.1)
+    assert adapter._handle is handle
+    failures = [r.getMessage() for r in caplog.records if r.name == "undersign.matrix"]
+    assert any("could not send a Post (LocalProtocolError)" in m for m in failures), failures
+    assert any("could not send a Redact (LocalProtocolError)" in m for m in failures), failures
+    assert any("the handler failed on a Command (RuntimeError)" in m for m in failures), failures
 
 
 async def test_logs_name_nobody_in_a_matrix_scenario_even_at_debug(
@@ -185,11 +262,13 @@ async def test_logs_name_nobody_in_a_matrix_scenario_even_at_debug(
     await alice.say(room, "!undersign sign L99")
     await alice.say(room, f"!undersign close {letter}")
     await alice.wait_for(body_has("closed", not_in=room), within=15, what="final list")
+    await _nio_fails_naming_the_room(undersign, alice, room, bob.id, caplog)
     assert caplog.records, "the scenario logged something"
     secrets = ["Secret Title Mq", "hidden-mq", "Reminder text Mq", "Review note Mq", room]
     for person in (alice, bob):
         secrets += [person.id, person.id.split(":")[0]]
+    formatter = logging.Formatter("%(message)s")
     for record in caplog.records:
-        logged = record.getMessage() + (record.exc_text or "")
+        logged = formatter.format(record)  # with the traceback, had one been attached
         for secret in secrets:
             assert secret not in logged, f"{secret!r} logged by {record.name}: {logged}"
