@@ -9,9 +9,10 @@ from commands.parser import Token, no_more
 STORED = (
     "What Undersign stores: letters (title, link, deadline, visibility, state, where they "
     "were announced); who organizes and who signed, as platform user ids encrypted at rest "
-    "(a copied database file names nobody), with the id of a reaction that signed, "
-    "encrypted too; when each signature was made; scheduled reviews and reminders; recent "
-    "event ids for 48 hours to avoid double counting. No message content, no display "
+    "(a copied database file names nobody, and nothing in it links your signatures on "
+    "two letters), with the id of a reaction that signed and when each signature was made, "
+    "encrypted with it; scheduled reviews and reminders; recent event ids for 48 hours to "
+    "avoid double counting. No message content, no display "
     "names, no member lists, no reaction history, and the logs name nobody. Closed letters "
     "are purged {days} days after closing; unsign and forget-me (all your signatures at "
     "once) erase at once, leaving no trace in the database files."
