@@ -108,6 +108,13 @@ async def test_a_public_letter_is_signed_by_reaction_and_withdrawn_by_redaction(
     await alice.wait_for(body_has("So far: 0 signatures", room), what="count edited to 0")
 
 
+def redaction_of(event_id: str) -> Any:
+    return lambda s: (
+        s.get("type") == "m.room.redaction"
+        and event_id in (s.get("redacts"), content(s).get("redacts"))
+    )
+
+
 async def test_a_count_letter_is_signed_in_a_direct_room_and_in_room_signing_is_refused(
     undersign: Undersign, people: Any
 ) -> None:
@@ -120,13 +127,7 @@ async def test_a_count_letter_is_signed_in_a_direct_room_and_in_room_signing_is_
     reaction = await bob.react(room, post, "✍️")
     hint = await bob.wait_for(body_has("was not counted", not_in=room), within=15, what="hint")
     assert hint["decrypted"]
-    await bob.wait_for(
-        lambda s: (
-            s.get("type") == "m.room.redaction"
-            and reaction in (s.get("redacts"), content(s).get("redacts"))
-        ),
-        what="reaction redacted",
-    )
+    await bob.wait_for(redaction_of(reaction), what="reaction redacted")
     # bob signs in his direct room with the bot
     dm = hint["room_id"]
     await bob.say(dm, f"!undersign sign {letter}")
@@ -147,13 +148,6 @@ async def test_a_count_letter_is_signed_in_a_direct_room_and_in_room_signing_is_
     await alice.say(room, f"!undersign signers {letter}")
     names = await alice.wait_for(body_has(bob.id, not_in=room), within=15, what="signers")
     assert names["decrypted"]
-
-
-def redaction_of(event_id: str) -> Any:
-    return lambda s: (
-        s.get("type") == "m.room.redaction"
-        and event_id in (s.get("redacts"), content(s).get("redacts"))
-    )
 
 
 async def test_in_room_unsign_and_forget_me_on_a_count_letter_are_hinted_and_redacted(
