@@ -22,7 +22,8 @@ import commands.signing
 from bot.config import Config
 from bot.events import Command, Due, Event, Private, Reaction, Reply, Room, Said, User
 from bot.limits import RateLimits
-from bot.store import Store, Tx, storage_fault
+from bot.store import Store, storage_fault
+from bot.tx import Tx
 from commands import render
 from commands.base import REGISTRY, Context
 from commands.parser import Token, UsageError, letter_id, reminder_id, shorten, tokenize

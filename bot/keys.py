@@ -27,6 +27,7 @@ import os
 from pathlib import Path
 from typing import TextIO
 
+from bot.model import Resealed
 from bot.seal import (
     KEY_ENV,
     NEW_KEY_ENV,
@@ -42,7 +43,7 @@ from bot.seal import (
     read_key_file,
     write_key_file,
 )
-from bot.store import Resealed, Store
+from bot.store import Store
 
 log = logging.getLogger("undersign.keys")
 

@@ -29,7 +29,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.config import Config
 from bot.events import Due, Event
 from bot.logsafe import fault, trace
-from bot.store import Store, utc_iso_exact
+from bot.model import utc_iso_exact
+from bot.store import Store
 
 log = logging.getLogger("undersign.scheduler")
 # APScheduler names jobs and times at INFO; ours say what is needed, without content.

@@ -14,7 +14,8 @@ from typing import Literal
 
 from bot.config import Config
 from bot.events import Attachment, Edit, Post, Private, Reply, Rich, Room, Segment, User
-from bot.store import Letter, Schedule, Tx
+from bot.model import Letter, Scheduled
+from bot.tx import Tx
 from commands import render
 from commands.parser import Token
 
@@ -37,7 +38,7 @@ class Context:
     seen_by_room: bool = False
     message_ref: str | None = None
     letter: Letter | None = None
-    reminder: Schedule | None = None
+    reminder: Scheduled | None = None
     is_organizer: bool = False
     replies: list[Reply] = field(default_factory=list)
     erased: bool = False  # something was erased: fold the WAL so no bytes linger
@@ -111,7 +112,7 @@ class Context:
     def post(self, room: Room, body: Rich, announces: int | None = None) -> None:
         self.replies.append(Post(room, body, announces))
 
-    def the_reminder(self) -> Schedule:
+    def the_reminder(self) -> Scheduled:
         assert self.reminder is not None, "the dispatcher resolves the reminder first"
         return self.reminder
 

@@ -7,7 +7,7 @@ import io
 import re
 
 from bot.events import Attachment, Person, Said, Segment, Strong, User
-from bot.store import Letter, Signature, utc_iso
+from bot.model import Letter, Signature, utc_iso
 from bot.timeparse import TimeError, parse_when
 from commands import render
 from commands.base import Context, command

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.events import Link, Rich, Said, Segment, Strong
-from bot.store import Letter
+from bot.model import Letter
 
 VISIBILITY = {
     "public": "public — anyone can see who signed",

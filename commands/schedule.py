@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from bot.events import Post, Private, Said, Segment, Strong
-from bot.store import Letter, Schedule
+from bot.model import Audience, Letter, Reminder, Repetition, Review, Scheduled
 from bot.timeparse import Recurrence, TimeError, parse_recurrence, parse_when
 from commands import render
 from commands.base import Context, command
@@ -178,7 +178,7 @@ async def reminders(ctx: Context, args: list[Token]) -> None:
         where = "here"
     seen: dict[int, bool] = {}
     organizes: dict[int, bool] = {}
-    listed: list[Schedule] = []
+    listed: list[Scheduled] = []
     for item in found:
         if item.letter_id not in seen:
             seen[item.letter_id] = await ctx.sees(item.letter_id)
@@ -189,19 +189,18 @@ async def reminders(ctx: Context, args: list[Token]) -> None:
         return
     body: list[Segment] = [f"Scheduled {where}:"]
     for item in listed:
-        if item.audience != "room" and item.letter_id not in organizes:
+        if item.text_for_organizers_only and item.letter_id not in organizes:
             organizes[item.letter_id] = await ctx.organizes_letter(item.letter_id)
         body += ["\n", *describe(item, ctx.tz,
                                  with_text=organizes.get(item.letter_id, True))]
     ctx.tell(*body)
 
 
-def describe(item: Schedule, tz: str, *, with_text: bool = True) -> list[Segment]:
+def describe(item: Scheduled, tz: str, *, with_text: bool = True) -> list[Segment]:
     """One line of the listing: id, kind, audience, next time in ``tz``, the text (unless
     ``with_text`` is false: a reminder's text for organizers or signers is theirs)."""
     head: list[Segment] = [Strong(item.ref), f" L{item.letter_id} "]
-    if item.kind == "review":
-        assert item.review_at is not None
+    if isinstance(item, Review):
         head.append(f"review, in the room, at {render.when(item.review_at, tz)}")
         if item.next_at < item.review_at:
             head.append(f" (next heads-up {render.when(item.next_at, tz)})")
@@ -210,9 +209,9 @@ def describe(item: Schedule, tz: str, *, with_text: bool = True) -> list[Segment
         return head
     head.append(f"reminder {_audience_words(item.audience).replace('in this', 'in the')}, "
                 f"next {render.when(item.next_at, tz)}")
-    if item.recurrence and item.tz:
-        head.append(f", {Recurrence(item.recurrence, item.tz).describe()}")
-    if not with_text and item.audience != "room":
+    if item.repeats:
+        head.append(f", {Recurrence(item.repeats.spec, item.repeats.tz).describe()}")
+    if not with_text and item.text_for_organizers_only:
         return [*head, " (its text is for the organizers only)"]
     return [*head, ": ", Said(item.text or "")]
 
@@ -233,14 +232,13 @@ def _allowed_lateness(ctx: Context) -> timedelta:
     return max(timedelta(minutes=ctx.config.bot.grace_minutes), ON_TIME)
 
 
-def following(item: Schedule, now: datetime) -> datetime:
+def following(item: Reminder, repeats: Repetition, now: datetime) -> datetime:
     """A recurring reminder's next fire time after ``now``, skipping any it missed. An
     interval keeps its own chain (start + k × interval) rather than drifting with lateness."""
-    assert item.recurrence is not None and item.tz is not None
     try:
-        recurrence = Recurrence(item.recurrence, item.tz, start=item.next_at)
+        recurrence = Recurrence(repeats.spec, repeats.tz, start=item.next_at)
     except ValueError:  # calendar forms take no anchor
-        recurrence = Recurrence(item.recurrence, item.tz)
+        recurrence = Recurrence(repeats.spec, repeats.tz)
     return recurrence.next_after(max(item.next_at, now))
 
 
@@ -253,20 +251,20 @@ async def fire(ctx: Context, schedule_id: int) -> None:
     if letter is None or not letter.is_open:
         await ctx.tx.delete_schedule(item.id)
         return
-    if item.kind == "review":
+    if isinstance(item, Review):
         await _fire_review(ctx, item, letter)
     else:
         await _fire_reminder(ctx, item, letter)
 
 
-def _post(ctx: Context, item: Schedule, body: tuple[Segment, ...]) -> None:
+def _post(ctx: Context, item: Scheduled, body: tuple[Segment, ...]) -> None:
     """Post in the room a review or a reminder to the room was scheduled from (such a row
     always keeps its room: they are refused in direct rooms, the only ones not kept)."""
-    assert item.room is not None, "a review or a reminder to the room keeps its room"
-    ctx.replies.append(Post(item.room, body))
+    if item.room is not None:
+        ctx.replies.append(Post(item.room, body))
 
 
-async def _fire_reminder(ctx: Context, item: Schedule, letter: Letter) -> None:
+async def _fire_reminder(ctx: Context, item: Reminder, letter: Letter) -> None:
     text = item.text or ""
     late = ctx.now - item.next_at
     if late > _allowed_lateness(ctx):
@@ -277,10 +275,10 @@ async def _fire_reminder(ctx: Context, item: Schedule, letter: Letter) -> None:
             "sent: ", Said(text),
         ]
         await _to_organizers(ctx, letter, report)
-    elif item.audience == "room":
+    elif item.audience is Audience.ROOM:
         _post(ctx, item, (
             "⏰ ", Strong(f"Reminder — {letter.ref} "), Said(letter.title), ": ", Said(text)))
-    elif item.audience == "signers":
+    elif item.audience is Audience.SIGNERS:
         # Worded so that the message alone, read from an export, does not say they signed.
         body: tuple[Segment, ...] = (
             f"⏰ Reminder about {letter.ref} ", Said(letter.title), ": ", Said(text))
@@ -290,14 +288,13 @@ async def _fire_reminder(ctx: Context, item: Schedule, letter: Letter) -> None:
         await _to_organizers(ctx, letter, [
             f"⏰ Reminder for the organizers of {letter.ref} ", Said(letter.title), ": ",
             Said(text)])
-    if item.recurrence:
-        await ctx.tx.move_schedule(item.id, following(item, ctx.now))
+    if item.repeats:
+        await ctx.tx.move_schedule(item.id, following(item, item.repeats, ctx.now))
     else:
         await ctx.tx.delete_schedule(item.id)
 
 
-async def _fire_review(ctx: Context, item: Schedule, letter: Letter) -> None:
-    assert item.review_at is not None
+async def _fire_review(ctx: Context, item: Review, letter: Letter) -> None:
     zone = ctx.config.bot.timezone
     note: list[Segment] = ["\nNote: ", Said(item.text)] if item.text else []
     if ctx.now >= item.review_at:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 
 from bot.events import Reaction, Redact, Said
-from bot.store import Letter
+from bot.model import Letter
 from commands import render
 from commands.base import Context, command
 from commands.parser import Token, UsageError, no_more

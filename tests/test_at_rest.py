@@ -18,8 +18,10 @@ from bot.app import App
 from bot.cli import main
 from bot.config import Config
 from bot.events import Due
+from bot.migrations import MIGRATIONS
+from bot.model import utc_iso
 from bot.seal import KEY_ENV, LEGACY_BINDING, KeyError_, Sealer, binding, key_file_for, new_key
-from bot.store import MIGRATIONS, Store, StoreError, utc_iso
+from bot.store import Store, StoreError
 from tests.conftest import TEST_KEY, Bot, Clock, Recorder, privately
 
 # A clear time finer than a day: 2026-11-26T12:00 or 12:00:05, in text or bytes.
@@ -211,9 +213,9 @@ async def _legacy_database(db: Path, sealer: Sealer) -> None:
     """A database as versions before migration 5 left it: one blind index per person for
     every letter, identities sealed under one constant, the time of each signature."""
     conn = await aiosqlite.connect(str(db))
-    for number, migration in enumerate(MIGRATIONS[:4], start=1):
-        await migration(conn, sealer)
-        await conn.execute(f"PRAGMA user_version = {number}")
+    for migration in MIGRATIONS[:4]:
+        await migration.run(conn, sealer)
+        await conn.execute(f"PRAGMA user_version = {migration.number}")
     await conn.execute("INSERT INTO meta VALUES ('key_check', ?)", (sealer.check_value(),))
     for n in (1, 2):
         await conn.execute("INSERT INTO letters (id, title, visibility, threshold, created_at)"

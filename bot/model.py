@@ -1,0 +1,228 @@
+"""The typed model: what the store's rows mean, with the rules that read them.
+
+Rows come out of the store as frozen dataclasses whose fields are enums, and every rule
+about a letter or a schedule (is it public, may it be signed now, does a count show) is a
+method here, so that no command compares the strings the database keeps.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from bot.events import Room, User
+
+
+def utc_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def utc_iso_exact(moment: datetime) -> str:
+    """Like utc_iso, to the microsecond: a due time is kept exactly as it was asked for."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def from_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _maybe_time(text: str | None) -> datetime | None:
+    return from_iso(text) if text else None
+
+
+class Visibility(StrEnum):
+    PUBLIC = "public"
+    COUNT = "count"
+    SEALED = "sealed"
+
+    def rank(self) -> int:
+        """How private: an edit may only raise it once someone has signed."""
+        return list(Visibility).index(self)
+
+
+class State(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class Audience(StrEnum):
+    ROOM = "room"
+    SIGNERS = "signers"
+    ORGANIZERS = "organizers"
+
+
+class Kind(StrEnum):
+    REVIEW = "review"
+    REMINDER = "reminder"
+
+
+Row = Any  # an aiosqlite.Row: read by column name
+
+
+@dataclass(frozen=True)
+class Letter:
+    id: int
+    title: str
+    link: str | None
+    deadline: datetime | None
+    visibility: Visibility
+    threshold: int | None
+    state: State
+    created_at: datetime
+    closed_at: datetime | None
+    shown_count: int
+    opened: bool = False  # a sealed list was shown: it stays open for good
+
+    @property
+    def ref(self) -> str:
+        return f"L{self.id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state is State.OPEN
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility is Visibility.PUBLIC
+
+    @property
+    def is_sealed(self) -> bool:
+        return self.visibility is Visibility.SEALED
+
+    def past_deadline(self, now: datetime) -> bool:
+        return self.deadline is not None and self.deadline <= now
+
+    def signable(self, now: datetime) -> bool:
+        """Open, and its deadline (if any) not yet come."""
+        return self.is_open and not self.past_deadline(now)
+
+    def closed_problem(self, now: datetime) -> str | None:
+        """Why it can no longer be signed or withdrawn from, or None while it can."""
+        if not self.is_open:
+            return f"{self.ref} is closed; it can no longer be signed or withdrawn from."
+        if self.past_deadline(now):
+            return f"{self.ref}'s deadline has passed; it is closing."
+        return None
+
+    @classmethod
+    def from_row(cls, row: Row) -> Letter:
+        return cls(
+            id=row["id"],
+            title=row["title"],
+            link=row["link"],
+            deadline=_maybe_time(row["deadline"]),
+            visibility=Visibility(row["visibility"]),
+            threshold=row["threshold"],
+            state=State(row["state"]),
+            created_at=from_iso(row["created_at"]),
+            closed_at=_maybe_time(row["closed_at"]),
+            shown_count=row["shown_count"],
+            opened=bool(row["opened"]),
+        )
+
+
+@dataclass(frozen=True)
+class Repetition:
+    """How a recurring reminder repeats: its spec and the zone *name* it is read in, so
+    09:00 stays 09:00 across daylight saving."""
+
+    spec: str
+    tz: str
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A review or a reminder, R<n>."""
+
+    id: int
+    letter_id: int
+    next_at: datetime
+    text: str | None
+    # Where it was scheduled, and where a review or a reminder to the room is posted. None
+    # for a reminder to signers or organizers scheduled from a direct room: no direct room's
+    # id is stored (the row holds empty platform and room).
+    room: Room | None
+    created_at: datetime
+
+    @property
+    def ref(self) -> str:
+        return f"R{self.id}"
+
+    @staticmethod
+    def from_row(row: Row) -> Review | Reminder:
+        common = {
+            "id": row["id"], "letter_id": row["letter_id"], "next_at": from_iso(row["next_at"]),
+            "text": row["text"], "created_at": from_iso(row["created_at"]),
+            "room": Room(row["platform"], row["room"]) if row["room"] else None,
+        }
+        if Kind(row["kind"]) is Kind.REVIEW:
+            return Review(**common, review_at=from_iso(row["review_at"]))
+        repeats = Repetition(row["recurrence"], row["tz"]) if row["recurrence"] else None
+        return Reminder(**common, audience=Audience(row["audience"]), repeats=repeats)
+
+
+@dataclass(frozen=True)
+class Review(Schedule):
+    """A review of the draft, announced in the room, with heads-ups before it."""
+
+    review_at: datetime
+    kind: Kind = Kind.REVIEW
+    audience: Audience = Audience.ROOM
+    text_for_organizers_only = False
+
+
+@dataclass(frozen=True)
+class Reminder(Schedule):
+    audience: Audience
+    repeats: Repetition | None
+    kind: Kind = Kind.REMINDER
+
+    @property
+    def text_for_organizers_only(self) -> bool:
+        return self.audience is not Audience.ROOM
+
+
+Scheduled = Review | Reminder  # what the store hands out as R<n>
+
+
+@dataclass(frozen=True)
+class Announcement:
+    letter_id: int
+    room: Room
+    message_ref: str | None
+
+
+@dataclass(frozen=True)
+class Signature:
+    user: User
+    signed_at: datetime
+
+    def sealed(self) -> str:
+        """What a signature row seals: who, and exactly when (for ``export``); the file
+        keeps no time beside a signature."""
+        return json.dumps({"who": self.user.key, "at": utc_iso(self.signed_at)},
+                          separators=(",", ":"))
+
+    @classmethod
+    def unsealed(cls, text: str) -> Signature:
+        found = json.loads(text)
+        return cls(user_from_key(found["who"]), from_iso(found["at"]))
+
+
+@dataclass(frozen=True)
+class Resealed:
+    """What a key rotation re-encrypted (identities, reaction ids) or had to drop
+    (reaction indexes without a sealed id, de-duplication records)."""
+
+    identities: int
+    reactions: int
+    reactions_dropped: int
+    events_dropped: int
+
+
+def user_from_key(key: str) -> User:
+    platform, _, ident = key.partition(":")
+    return User(platform, ident)
