@@ -36,7 +36,7 @@ from adapters.slack_pacing import LIMITS, Limit
 from bot.app import App
 from bot.config import Config
 from bot.events import Command, Room, User
-from tests.slack.fake_slack import BOT_TOKEN, Bucket, FakeSlack
+from tests.support.fake_slack import BOT_TOKEN, Bucket, FakeSlack
 
 N = int(os.environ.get("N", "2000"))
 SCALE = float(os.environ.get("SCALE", "100"))

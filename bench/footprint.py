@@ -140,10 +140,8 @@ async def measure(name: str, folder: Path, env: dict[str, str], runs: int,
 
 async def main(runs: int) -> int:
     sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "tests" / "matrix"))
-    from synapse import Synapse
-
-    from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
+    from tests.support.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
+    from tests.support.homeserver import Synapse
 
     for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY",
                 "all_proxy"):

@@ -21,8 +21,8 @@ from aiohttp import ClientSession, web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/slack_ack.py`
 
 from bot.events import Event
-from tests.slack.conftest import FORM, SECRET, make_adapter, signature, slash_body
-from tests.slack.fake_slack import FakeSlack
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack import FORM, SECRET, make_adapter, signature, slash_body
 
 
 async def floor_server() -> tuple[web.AppRunner, int]:

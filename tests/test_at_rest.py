@@ -20,7 +20,7 @@ from bot.config import Config
 from bot.events import Due
 from bot.seal import KEY_ENV, LEGACY_BINDING, KeyError_, Sealer, binding, key_file_for, new_key
 from bot.store import MIGRATIONS, Store, StoreError, utc_iso
-from tests.conftest import TEST_KEY, Bot, Clock, Recorder, privately
+from tests.support.bot import TEST_KEY, Bot, Clock, RecordingAdapter, privately
 
 # A clear time finer than a day: 2026-11-26T12:00 or 12:00:05, in text or bytes.
 CLEAR_TIME = re.compile(rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
@@ -115,7 +115,7 @@ async def _layout(folder: Path, order: list[str], *, refresh: bool) -> list[str]
     config = Config.model_validate({"bot": {"database": str(folder / "undersign.db")}})
     app = App(config, clock=Clock())
     await app.open()
-    app.add_adapter(Recorder("console"))
+    app.add_adapter(RecordingAdapter("console"))
     bot = Bot(app, {"console": app.adapters["console"]}, Clock())  # type: ignore[dict-item]
     await bot.new("olga")
     await bot.new("olga")

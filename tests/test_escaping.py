@@ -17,7 +17,7 @@ from adapters.matrix_translate import notice
 from adapters.matrix_translate import render as matrix_render
 from bot.events import Edit, Link, Person, Post, Private, Reply, Said, Strong, plain
 from commands.parser import clean_text, http_url, shorten
-from tests.conftest import Bot
+from tests.support.bot import Bot
 
 HOSTILE = ('@room <!channel> <!here> <!everyone> <@U123> <http://evil.example|click> '
            '[x](http://evil.example) <a href="http://evil.example">a</a> *bold* _it_ ~st~ `code`')

@@ -28,7 +28,7 @@ from bot.seal import (
     pending_key_file_for,
 )
 from bot.store import Store
-from tests.conftest import Bot, Clock, Recorder, privately
+from tests.support.bot import Bot, Clock, RecordingAdapter, privately
 
 REACTION = "$reaction-of-bob"
 
@@ -37,7 +37,7 @@ REACTION = "$reaction-of-bob"
 async def running(config: Config) -> AsyncIterator[Bot]:
     app = App(config, clock=Clock())
     await app.open()
-    recorders = {p: Recorder(p) for p in ("console", "matrix")}
+    recorders = {p: RecordingAdapter(p) for p in ("console", "matrix")}
     for rec in recorders.values():
         app.add_adapter(rec)
     try:

@@ -13,7 +13,7 @@ from bot.app import App
 from bot.cli import main
 from bot.config import Config
 from bot.events import Room
-from tests.conftest import Bot, Clock, Recorder
+from tests.support.bot import Bot, Clock, RecordingAdapter
 
 TIED = ("organizers", "signatures", "announcements", "schedules")
 TITLE = "Purgeable letter Qx"
@@ -120,10 +120,10 @@ def test_undersign_purge_applies_retention_now(
         clock.now = datetime.now(UTC) - timedelta(days=config.bot.retention_days + 2)
         app = App(config, clock=clock)
         await app.open()
-        app.add_adapter(Recorder("console"))
+        app.add_adapter(RecordingAdapter("console"))
         try:
-            await _closed_letter(Bot(app, {"console": Recorder("console"),
-                                           "matrix": Recorder("matrix")}, clock))
+            await _closed_letter(Bot(app, {"console": RecordingAdapter("console"),
+                                           "matrix": RecordingAdapter("matrix")}, clock))
         finally:
             await app.close()
 

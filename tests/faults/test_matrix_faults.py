@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from people import Person, content, gathering
-from synapse import Synapse
 
 from adapters.matrix import SYNC_POSITION, MatrixAdapter
 from bot.app import App
 from bot.config import BotConfig, Config, MatrixConfig
+from tests.support.homeserver import Synapse
+from tests.support.matrix_people import Person, content, gathering
 
 pytestmark = [pytest.mark.faults, pytest.mark.matrix]
 

@@ -16,7 +16,8 @@ import pytest
 from adapters.slack import SlackAdapter
 from bot.app import App
 from bot.config import Config
-from tests.slack.conftest import (
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack import (
     FORM,
     JSON,
     button_payload,
@@ -27,7 +28,6 @@ from tests.slack.conftest import (
     reaction_event,
     slash_body,
 )
-from tests.slack.fake_slack import FakeSlack
 
 pytestmark = [pytest.mark.faults, pytest.mark.slack]
 
@@ -84,7 +84,7 @@ async def test_every_slack_event_delivered_twice_counts_once_and_answers_once(
     for n, user in enumerate(by_command):
         await twice(slash_body("sign L1", user=user, channel=ROOM, trigger=f"2.2.{n}"), FORM)
     for n, user in enumerate(by_button):
-        click = button_payload("undersign_sign", "1", user=user, channel=ROOM)
+        click = button_payload("undersign_sign", "1", user=user)
         click["trigger_id"] = f"3.3.{n}"
         await twice(form_payload(click), FORM)
     for n, user in enumerate(by_reaction):

@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 from nio import LocalProtocolError
-from people import Person, content
-from synapse import Synapse
 
 from adapters.matrix import MatrixAdapter
 from bot.app import App
 from bot.config import BotConfig, Config, MatrixConfig
 from bot.events import Post, Redact, Room
+from tests.support.homeserver import Synapse
+from tests.support.matrix_people import Person, content, unique
 
 pytestmark = pytest.mark.matrix
 
@@ -34,8 +34,6 @@ class Undersign:
 async def undersign(
     synapse: Synapse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Undersign]:
-    from conftest import unique
-
     name = unique("undersign")
     account = synapse.login(name, synapse.register(name).password, "UNDERSIGN")
     monkeypatch.setenv("MATRIX_ACCESS_TOKEN", account.access_token)

@@ -17,11 +17,8 @@ from adapters import slack as slack_module
 from adapters.slack import SlackAdapter
 from adapters.slack_translate import SECTION_LIMIT
 from bot.events import Attachment, Private, Room, User
-from tests.slack.conftest import slash_body
-from tests.slack.fake_slack import FakeSlack
-from tests.slack.test_slack_e2e import ORGANIZER, ROOM, SIGNER, Slack, running, slack
-
-__all__ = ["slack"]  # the harness fixture, shared with the end-to-end tests
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack import ORGANIZER, ROOM, SIGNER, Slack, slack_app, slash_body
 
 pytestmark = pytest.mark.slack
 
@@ -90,7 +87,7 @@ async def test_a_close_at_the_deadline_dms_organizers_only_a_neutral_line(
     fake: FakeSlack, tmp_path: Path
 ) -> None:
     clock = Clock()
-    async with running(fake, tmp_path, clock=clock) as slack:
+    async with slack_app(fake, tmp_path, clock=clock) as slack:
         calls = await slack.command(ORGANIZER, 'new "Timed letter" deadline in 2 hours')
         [post] = [c for c in calls if c.method == "chat.postMessage" and c.channel == ROOM]
         letter = int(post.blocks[-1]["elements"][0]["value"])
@@ -253,7 +250,7 @@ async def test_a_sensitive_reply_without_context_sends_its_fallback_to_the_dm_or
 async def test_with_dm_replies_the_final_list_and_sign_confirmations_still_go_to_dms(
     fake: FakeSlack, tmp_path: Path
 ) -> None:
-    async with running(fake, tmp_path, private_replies="dm") as slack:
+    async with slack_app(fake, tmp_path, private_replies="dm") as slack:
         letter = await letter_with_a_co_organizer_and_a_signature(slack)
         await slack.command(ORGANIZER, f"close L{letter}")
     assert any(t.startswith(f"You signed L{letter}") for t in dms_to(fake, SIGNER))

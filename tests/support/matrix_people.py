@@ -1,4 +1,4 @@
-"""Real nio clients playing the people who use the bot, and a bot harness around the adapter."""
+"""Real nio clients playing the people who use the bot on the test Synapse."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ from nio import (
     RoomSendResponse,
     SyncResponse,
 )
-from synapse import Account, Synapse
+
+from tests.support.homeserver import Account, Synapse
 
 Pred = Callable[[dict[str, Any]], bool]
 MEGOLM = {

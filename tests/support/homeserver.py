@@ -1,4 +1,5 @@
-"""A throw-away Synapse on 127.0.0.1 for the Matrix tests: config, start, stop, users."""
+"""A throw-away Synapse on 127.0.0.1 for the Matrix tests and benchmarks: config, start,
+stop, users."""
 
 from __future__ import annotations
 
@@ -231,7 +232,7 @@ class Synapse:
 
 
 @contextlib.contextmanager
-def running(folder: Path) -> Iterator[Synapse]:
+def started_synapse(folder: Path) -> Iterator[Synapse]:
     """A Synapse started in ``folder`` for the length of the block. Missing, the tests
     skip with the reason, except under CI=true, where a missing server is a failure."""
     import pytest

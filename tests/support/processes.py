@@ -1,5 +1,6 @@
-"""The bot as real processes for the fault tests: `python -m bot.cli run` with a config
-file, its output gathered as it comes, ended by SIGKILL or by closing its input."""
+"""The bot as real processes: `python -m bot.cli run` with a config file, its output
+gathered as it comes, ended by SIGKILL or by closing its input; or the console run once on
+piped input."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,6 +29,20 @@ def environment(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra)
     return env
+
+
+def run_console(folder: Path, lines: list[str], *, key: str | None = None,
+                timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`undersign run` on the console in ``folder``, fed ``lines``, with ``key`` as its
+    UNDERSIGN_DB_KEY (none if not given)."""
+    env = {k: v for k, v in os.environ.items() if k != "UNDERSIGN_DB_KEY"}
+    if key is not None:
+        env["UNDERSIGN_DB_KEY"] = key
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"], input="\n".join(lines) + "\n", text=True,
+        capture_output=True, cwd=folder, env={**env, "PYTHONPATH": str(Path.cwd())},
+        timeout=timeout,
+    )
 
 
 class BotProcess:
