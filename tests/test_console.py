@@ -11,6 +11,7 @@ import pytest
 
 from bot.seal import Sealer, load_key
 from tests.support.processes import run_console
+from tests.support.storage import db_bytes
 
 NAMES = ["alicia", "bertrand", "chiamaka", "dolores"]
 
@@ -58,12 +59,6 @@ def test_bad_input_never_stops_the_bot(tmp_path: Path) -> None:
     assert "never closed" in done.stdout and "There is no message #99." in done.stdout
 
 
-def _files(folder: Path) -> bytes:
-    return b"".join((folder / n).read_bytes() for n in
-                    ("undersign.db", "undersign.db-wal", "undersign.db-shm")
-                    if (folder / n).exists())
-
-
 def test_the_database_names_nobody_and_forget_me_leaves_no_trace(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -72,7 +67,7 @@ def test_the_database_names_nobody_and_forget_me_leaves_no_trace(
     lines += [f"{n}> /undersign sign L1" for n in NAMES]
     done = run_console(tmp_path, lines)
     assert done.returncode == 0
-    raw = _files(tmp_path)
+    raw = db_bytes(tmp_path / "undersign.db")
     assert raw, "the database files exist"
     for name in NAMES:
         assert name.encode() not in raw and name.encode("utf-16-le") not in raw
@@ -81,7 +76,7 @@ def test_the_database_names_nobody_and_forget_me_leaves_no_trace(
     assert index in raw, "the blind index is how signatures are found"
     done = run_console(tmp_path, ["dolores> /undersign forget-me"])
     assert "1 signature erased" in done.stdout
-    raw = _files(tmp_path)
+    raw = db_bytes(tmp_path / "undersign.db")
     assert index not in raw, "forget-me left the caller's blind index in the files"
     assert sealer.person_index("signatures", 1, "console:bertrand") in raw
 

@@ -29,6 +29,7 @@ from bot.seal import (
 )
 from bot.store import Store
 from tests.support.bot import Bot, Clock, RecordingAdapter, privately
+from tests.support.storage import db_bytes
 
 REACTION = "$reaction-of-bob"
 
@@ -62,11 +63,6 @@ async def _signers(config: Config) -> dict[str, str]:
     async with running(config) as bot:
         return {letter: privately(await bot.say("olga", f"signers {letter}"), "olga")
                 for letter in ("L1", "L2")}
-
-
-def _files(db: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal"),
-                                             db.with_name(db.name + "-shm")) if p.exists())
 
 
 @pytest.fixture
@@ -171,11 +167,11 @@ async def test_after_rotation_the_files_hold_no_old_index_or_sealed_blob(config:
                    for r in raw.execute(f"SELECT who_index FROM {t}")]
     raw.close()
     traces = [*indexes, old.index("reaction:" + REACTION)]
-    assert len(indexes) >= 6 and all(t in _files(db) for t in traces), \
+    assert len(indexes) >= 6 and all(t in db_bytes(db) for t in traces), \
         "the indexes were there before"
     traces += [old.check_value().encode(), *blobs, *events]
     await rotate_key(db, io.StringIO())
-    files = _files(db)
+    files = db_bytes(db)
     wal = db.with_name(db.name + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
     for trace in traces:
