@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -17,6 +17,7 @@ from adapters import slack as slack_module
 from adapters.slack import SlackAdapter
 from adapters.slack_translate import SECTION_LIMIT
 from bot.events import Attachment, Private, Room, User
+from tests.support.bot import Clock
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack import ORGANIZER, ROOM, SIGNER, Slack, slack_app, slash_body
 
@@ -25,14 +26,6 @@ pytestmark = pytest.mark.slack
 CO_ORGANIZER = "U0COORGAN1"
 ELSEWHERE = "C0NOTJOINED"  # a channel the bot is not a member of
 SAYS_SIGNED = ("You signed", "withdrew", "already signed", "have not signed")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def in_dms_and_files(fake: FakeSlack) -> list[str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,6 +17,7 @@ from tests.support.slack import (
     fixture,
     make_adapter,
     reaction_event,
+    slash_envelope,
 )
 
 pytestmark = pytest.mark.slack
@@ -30,13 +30,6 @@ async def socket_adapter(fake: FakeSlack, recorder: EventRecorder) -> AsyncItera
     await fake.wait_connected()
     yield adapter
     await adapter.stop()
-
-
-def slash_envelope(text: str, trigger: str = "111.222.xxx") -> dict[str, Any]:
-    envelope = copy.deepcopy(fixture("socket_mode.slash_commands.envelope.json"))
-    envelope["envelope_id"] = str(uuid.uuid4())
-    envelope["payload"].update(command="/undersign", text=text, trigger_id=trigger)
-    return dict(envelope)
 
 
 def events_envelope(payload: dict[str, Any], retry: int = 0) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 import urllib.parse
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -86,17 +87,11 @@ def signature(body: str, timestamp: int, secret: str = SECRET) -> str:
 
 
 async def post_signed(
-    adapter: SlackAdapter,
-    body: str,
-    content_type: str,
-    *,
-    secret: str = SECRET,
-    timestamp: int | None = None,
-    retry: int | None = None,
+    adapter: SlackAdapter, body: str, content_type: str, **signing: Any
 ) -> tuple[int, str]:
+    """A signed request to ``adapter`` (``signing``: as for ``post_signed_to``)."""
     assert adapter.http_port is not None
-    return await post_signed_to(adapter.http_port, body, content_type, secret=secret,
-                                timestamp=timestamp, retry=retry)
+    return await post_signed_to(adapter.http_port, body, content_type, **signing)
 
 
 async def post_signed_to(
@@ -232,6 +227,20 @@ def button_payload(
 
 def form_payload(payload: Mapping[str, Any]) -> str:
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+def slash_envelope(text: str, user: str | None = None, trigger: str = "111.222.xxx", *,
+                   channel: str | None = None) -> dict[str, Any]:
+    """The recorded Socket Mode slash-command envelope with a new id and our command and
+    text (and user and channel, else the recorded ones)."""
+    envelope = copy.deepcopy(fixture("socket_mode.slash_commands.envelope.json"))
+    envelope["envelope_id"] = str(uuid.uuid4())
+    envelope["payload"].update(command="/undersign", text=text, trigger_id=trigger)
+    if user is not None:
+        envelope["payload"]["user_id"] = user
+    if channel is not None:
+        envelope["payload"]["channel_id"] = channel
+    return dict(envelope)
 
 
 # --- the whole App on Slack -------------------------------------------------------------
