@@ -10,20 +10,14 @@ import pytest
 
 from adapters.slack import SlackAdapter
 from tests.support.fake_slack import FakeSlack
+from tests.support.processes import PROXY_VARIABLES
 from tests.support.slack import EventRecorder, Slack, make_adapter, slack_app
 
 
 @pytest.fixture
 def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """No proxy variables: slack_sdk hands HTTP(S)_PROXY to aiohttp and ignores NO_PROXY."""
-    for name in (
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ):
+    for name in PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
 
 
