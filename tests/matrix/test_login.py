@@ -11,8 +11,8 @@ from adapters.matrix import MatrixAdapter
 from bot.config import BotConfig, MatrixConfig
 from bot.events import Command, Event
 from tests.support.homeserver import Synapse
-from tests.support.matrix_bot import MemoryState
 from tests.support.matrix_people import PersonFactory, unique
+from tests.support.state import MemoryState
 
 pytestmark = pytest.mark.matrix
 

@@ -12,8 +12,9 @@ from adapters.matrix import SYNC_POSITION, MatrixAdapter
 from bot.config import BotConfig, MatrixConfig
 from bot.events import Command, Event, Post, Room
 from tests.support.homeserver import Synapse
-from tests.support.matrix_bot import MatrixBotFactory, MemoryState
+from tests.support.matrix_bot import MatrixBotFactory
 from tests.support.matrix_people import PersonFactory, content
+from tests.support.state import MemoryState
 
 pytestmark = pytest.mark.matrix
 
