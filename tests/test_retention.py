@@ -13,7 +13,7 @@ from bot.cli import main
 from bot.config import Config
 from bot.events import Room
 from tests.support.bot import Bot, Clock, RecordingAdapter
-from tests.support.storage import db_bytes, rows
+from tests.support.storage import db_bytes, query_rows
 
 TIED = ("organizers", "signatures", "announcements", "schedules")
 TITLE = "Purgeable letter Qx"
@@ -28,7 +28,7 @@ def _sealed_of(db: Path, letter_id: int) -> list[bytes]:
     """Every sealed blob and blind index held for one letter."""
     out: list[bytes] = []
     for table in ("organizers", "signatures"):
-        for index, sealed in rows(db, f"SELECT who_index, who_sealed FROM {table}"
+        for index, sealed in query_rows(db, f"SELECT who_index, who_sealed FROM {table}"
                                    " WHERE letter_id = ?", letter_id):
             out += [index, sealed]  # type: ignore[list-item]
     return out
@@ -53,7 +53,7 @@ async def _closed_letter(bot: Bot) -> list[bytes]:
 
 
 def _tied_rows(db: Path, letter_id: int) -> dict[str, int]:
-    return {t: len(rows(db, f"SELECT 1 FROM {t} WHERE letter_id = ?", letter_id))
+    return {t: len(query_rows(db, f"SELECT 1 FROM {t} WHERE letter_id = ?", letter_id))
             for t in TIED}
 
 
@@ -69,7 +69,7 @@ async def test_closed_letters_and_all_tied_to_them_go_retention_days_after_closi
     assert (await bot.app.store.purge(closed_at + timedelta(days=days, minutes=-1), days))[0] == 0
     assert all(_tied_rows(db, 1).values())
     assert (await bot.app.store.purge(closed_at + timedelta(days=days, minutes=1), days))[0] == 1
-    assert rows(db, "SELECT id FROM letters") == [(2,)]
+    assert query_rows(db, "SELECT id FROM letters") == [(2,)]
     assert _tied_rows(db, 1) == dict.fromkeys(TIED, 0)
     assert _tied_rows(db, 2)["signatures"] == 1, "an open letter is kept"
     assert _wal_is_folded(db)
@@ -93,7 +93,7 @@ async def test_the_daily_job_purges_too(bot: Bot) -> None:
         await job.func()
     finally:
         await scheduler.stop()
-    assert rows(db, "SELECT id FROM letters") == []
+    assert query_rows(db, "SELECT id FROM letters") == []
     assert _wal_is_folded(db)
     files = db_bytes(db)
     assert TITLE.encode() not in files and not any(trace in files for trace in sealed)
@@ -119,19 +119,19 @@ def test_undersign_purge_applies_retention_now(
     cfg.write_text(f'[bot]\ndatabase = "{config.database_path}"\n')
     assert main(["purge", "--config", str(cfg)]) == 0
     assert "purged 1 closed letter(s)" in capsys.readouterr().out
-    assert rows(config.database_path, "SELECT id FROM letters") == []
+    assert query_rows(config.database_path, "SELECT id FROM letters") == []
     assert TITLE.encode() not in db_bytes(config.database_path)
 
 
 async def test_de_duplication_records_are_forgotten_after_48_hours(bot: Bot) -> None:
     db = bot.app.config.database_path
     await bot.say("olga", "list", event_id="evt-1")
-    seen = len(rows(db, "SELECT 1 FROM seen_events"))
+    seen = len(query_rows(db, "SELECT 1 FROM seen_events"))
     assert seen == 1
     start = bot.clock.now
     assert (await bot.app.store.purge(start + timedelta(hours=47), 30))[1] == 0
     assert (await bot.app.store.purge(start + timedelta(hours=49), 30))[1] == 1
-    assert rows(db, "SELECT 1 FROM seen_events") == []
+    assert query_rows(db, "SELECT 1 FROM seen_events") == []
 
 
 async def test_forget_me_folds_the_wal_and_leaves_no_sealed_byte_of_the_caller(bot: Bot) -> None:
@@ -144,7 +144,7 @@ async def test_forget_me_folds_the_wal_and_leaves_no_sealed_byte_of_the_caller(b
     sealer = bot.app.store.sealer
     dora = [sealer.person_index("signatures", n, "console:dora") for n in (1, 2, 3)]
     blobs = [r[0] for i in dora
-             for r in rows(db, "SELECT who_sealed FROM signatures WHERE who_index = ?", i)]
+             for r in query_rows(db, "SELECT who_sealed FROM signatures WHERE who_index = ?", i)]
     files = db_bytes(db)
     assert len(blobs) == 3 and all(i in files for i in dora)
     await bot.say("dora", "forget-me")

@@ -12,7 +12,7 @@ def db_bytes(db: Path) -> bytes:
                                              db.with_name(db.name + "-shm")) if p.exists())
 
 
-def rows(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
+def query_rows(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
     """The rows ``sql`` selects, as tuples, read without the bot."""
     raw = sqlite3.connect(db)
     try:
