@@ -36,7 +36,8 @@ from adapters.slack_pacing import LIMITS, Limit
 from bot.app import App
 from bot.config import Config
 from bot.events import Command, Room, User
-from tests.slack.fake_slack import BOT_TOKEN, Bucket, FakeSlack
+from tests.support.fake_slack import BOT_TOKEN, Bucket, FakeSlack
+from tests.support.processes import PROXY_VARIABLES
 
 N = int(os.environ.get("N", "2000"))
 SCALE = float(os.environ.get("SCALE", "100"))
@@ -72,8 +73,7 @@ def minimum_seconds(limits: dict[str, Limit], calls: dict[str, int]) -> tuple[fl
 
 
 async def main() -> int:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY",
-                 "all_proxy"):
+    for name in PROXY_VARIABLES:
         os.environ.pop(name, None)
     os.environ["UNDERSIGN_DB_KEY"] = base64.urlsafe_b64encode(os.urandom(32)).decode()
     limits = {m: Limit(lim.rate * SCALE, lim.burst) for m, lim in LIMITS.items()}

@@ -140,13 +140,11 @@ async def measure(name: str, folder: Path, env: dict[str, str], runs: int,
 
 async def main(runs: int) -> int:
     sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "tests" / "matrix"))
-    from synapse import Synapse
+    from tests.support.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
+    from tests.support.homeserver import Synapse
+    from tests.support.processes import PROXY_VARIABLES
 
-    from tests.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
-
-    for var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY",
-                "all_proxy"):
+    for var in PROXY_VARIABLES:
         os.environ.pop(var, None)
     work = Path(tempfile.mkdtemp(prefix="undersign-footprint-"))
     hs = Synapse(work / "synapse")

@@ -25,8 +25,8 @@ from pathlib import Path
 from nio import AsyncClient, AsyncClientConfig, RoomMessageNotice, SyncResponse
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "matrix"))
-from synapse import Synapse  # noqa: E402
+sys.path.insert(0, str(ROOT))  # `python bench/matrix_reply.py`
+from tests.support.homeserver import Synapse  # noqa: E402
 
 PEER = Path(__file__).resolve().parent / ".venvs" / "reminder-bot" / "bin" / "matrix-reminder-bot"
 PEER_CONFIG = """command_prefix: "!"

@@ -21,8 +21,9 @@ from aiohttp import ClientSession, web
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/slack_ack.py`
 
 from bot.events import Event
-from tests.slack.conftest import FORM, SECRET, make_adapter, signature, slash_body
-from tests.slack.fake_slack import FakeSlack
+from tests.support.fake_slack import FakeSlack
+from tests.support.processes import PROXY_VARIABLES
+from tests.support.slack import FORM, SECRET, make_adapter, signature, slash_body
 
 
 async def floor_server() -> tuple[web.AppRunner, int]:
@@ -67,7 +68,7 @@ def summary(name: str, samples: list[float]) -> str:
 
 
 async def main(n: int) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+    for name in PROXY_VARIABLES:
         os.environ.pop(name, None)
     fake = FakeSlack()
     await fake.start()

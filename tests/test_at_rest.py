@@ -22,25 +22,12 @@ from bot.migrations import MIGRATIONS
 from bot.model import utc_iso
 from bot.seal import KEY_ENV, LEGACY_BINDING, KeyError_, Sealer, binding, key_file_for, new_key
 from bot.store import Store, StoreError
-from tests.conftest import TEST_KEY, Bot, Clock, Recorder, privately
+from tests.support.bot import TEST_KEY, Bot, Clock, RecordingAdapter, privately
+from tests.support.storage import db_bytes, table_rows
 
 # A clear time finer than a day: 2026-11-26T12:00 or 12:00:05, in text or bytes.
 CLEAR_TIME = re.compile(rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
 PEOPLE = ("pat", "quinn", "rosa", "sami", "tove", "ulla", "vic")
-
-
-def _files(db: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal"),
-                                             db.with_name(db.name + "-shm")) if p.exists())
-
-
-def _rows(db: Path, table: str) -> list[sqlite3.Row]:
-    raw = sqlite3.connect(db)
-    raw.row_factory = sqlite3.Row
-    try:
-        return list(raw.execute(f"SELECT * FROM {table}"))
-    finally:
-        raw.close()
 
 
 def _windows(value: object, size: int = 8) -> set[bytes]:
@@ -75,7 +62,7 @@ async def test_a_copied_database_shares_no_value_between_two_letters_rows(bot: B
     db = bot.app.config.database_path
     owners: dict[bytes, set[tuple[str, int]]] = defaultdict(set)
     for table in ("organizers", "signatures"):
-        rows = _rows(db, table)
+        rows = table_rows(db, table)
         assert rows, table
         for row in rows:
             columns = row.keys()
@@ -93,13 +80,13 @@ async def test_a_copied_database_holds_no_clear_time_finer_than_a_day_beside_a_s
     await _mixed_scenario(bot)
     db = bot.app.config.database_path
     for table in ("organizers", "signatures", "seen_events"):
-        for row in _rows(db, table):
+        for row in table_rows(db, table):
             columns = row.keys()
             for column in columns:
                 value = row[column]
                 text = value if isinstance(value, bytes) else str(value).encode()
                 assert not CLEAR_TIME.search(text) or table == "seen_events", (table, column)
-    for row in _rows(db, "seen_events"):  # de-duplication keeps the hour, never the second
+    for row in table_rows(db, "seen_events"):  # de-duplication keeps the hour, never the second
         assert str(row["seen_at"]).endswith(":00:00Z")
     raw = sqlite3.connect(db)
     columns = {r[1] for r in raw.execute("PRAGMA table_info(signatures)")}
@@ -108,7 +95,7 @@ async def test_a_copied_database_holds_no_clear_time_finer_than_a_day_beside_a_s
                        ).fetchone()[0].rstrip().endswith("WITHOUT ROWID")
     raw.close()
     for name in (*PEOPLE, "olga", "colin"):
-        assert name.encode() not in _files(db)
+        assert name.encode() not in db_bytes(db)
 
 
 async def _layout(folder: Path, order: list[str], *, refresh: bool) -> list[str]:
@@ -117,7 +104,7 @@ async def _layout(folder: Path, order: list[str], *, refresh: bool) -> list[str]
     config = Config.model_validate({"bot": {"database": str(folder / "undersign.db")}})
     app = App(config, clock=Clock())
     await app.open()
-    app.add_adapter(Recorder("console"))
+    app.add_adapter(RecordingAdapter("console"))
     bot = Bot(app, {"console": app.adapters["console"]}, Clock())  # type: ignore[dict-item]
     await bot.new("olga")
     await bot.new("olga")
@@ -150,7 +137,7 @@ async def test_after_a_refresh_the_file_lays_out_signatures_the_same_whatever_th
                                                                        + signers[::2]))]
     assert layouts[0] == layouts[1] == layouts[2], "the layout depends on the signing order"
     assert layouts[0] not in (signers, signers[::-1])
-    assert {len(r.keys()) for r in _rows(tmp_path / "b" / "undersign.db", "signatures")} == {6}
+    assert {len(r.keys()) for r in table_rows(tmp_path / "b" / "undersign.db", "signatures")} == {6}
 
 
 async def test_status_of_a_public_letter_names_signers_alphabetically(bot: Bot) -> None:
@@ -168,7 +155,7 @@ async def test_a_sealed_value_copied_into_another_letter_does_not_open(bot: Bot)
     db = bot.app.config.database_path
     sealer = bot.app.store.sealer
     pat = sealer.person_index("signatures", 1, "console:pat")
-    (row,) = [r for r in _rows(db, "signatures") if r["who_index"] == pat]
+    (row,) = [r for r in table_rows(db, "signatures") if r["who_index"] == pat]
     with pytest.raises(InvalidTag):
         sealer.open(row["who_sealed"], binding("signatures", 2, pat))
     with pytest.raises(InvalidTag):
@@ -243,7 +230,7 @@ async def test_an_existing_database_is_migrated_in_place_leaving_no_old_index_or
     sealer = Sealer(new_key())
     await _legacy_database(db, sealer)
     old = [sealer.index(f"console:{w}") for w in ("olga", "pat", "quinn")]
-    assert all(i in _files(db) for i in old)
+    assert all(i in db_bytes(db) for i in old)
     store = await Store.open(db, sealer)
     try:
         async with store.transaction() as tx:
@@ -257,10 +244,10 @@ async def test_an_existing_database_is_migrated_in_place_leaving_no_old_index_or
             assert await tx.letters_signed_by(found[0].user) == [1, 2]
     finally:
         await store.close()
-    files = _files(db)
+    files = db_bytes(db)
     assert not any(i in files for i in old), "an old blind index survived the migration"
     assert b"2026-11-02T10:11" not in files and b"10:11:12" not in files
-    assert _rows(db, "meta") and not [r for r in _rows(db, "meta")
+    assert table_rows(db, "meta") and not [r for r in table_rows(db, "meta")
                                       if r["key"] == "vacuum_pending"]
 
 

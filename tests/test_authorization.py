@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.events import Private, plain
-from tests.conftest import Bot, in_rooms, privately
+from tests.support.bot import Bot, in_rooms, privately
 
 ROLES = ["stranger", "signer", "organizer", "co-organizer", "admin"]
 STATES = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.events import Post, Private, plain
-from tests.conftest import Bot
+from tests.support.bot import Bot
 
 
 def _told(replies: list[object], who: str) -> str:

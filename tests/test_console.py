@@ -10,24 +10,14 @@ from pathlib import Path
 import pytest
 
 from bot.seal import Sealer, load_key
+from tests.support.processes import run_console
+from tests.support.storage import db_bytes
 
 NAMES = ["alicia", "bertrand", "chiamaka", "dolores"]
 
 
-def run(folder: Path, lines: list[str], *, key: str | None = None,
-        timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "UNDERSIGN_DB_KEY"}
-    if key is not None:
-        env["UNDERSIGN_DB_KEY"] = key
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"], input="\n".join(lines) + "\n", text=True,
-        capture_output=True, cwd=folder, env={**env, "PYTHONPATH": str(Path.cwd())},
-        timeout=timeout,
-    )
-
-
 def test_a_letter_life_cycle_on_the_console(tmp_path: Path) -> None:
-    done = run(tmp_path, [
+    done = run_console(tmp_path, [
         '/undersign new "Open letter on pay" link https://example.org/pay visibility public',
         "bertrand> /undersign sign L1",
         "chiamaka> :react 1 ✍️",
@@ -49,8 +39,8 @@ def test_a_letter_life_cycle_on_the_console(tmp_path: Path) -> None:
 
 
 def test_letters_and_signatures_survive_a_restart(tmp_path: Path) -> None:
-    run(tmp_path, ['/undersign new "Keep me" visibility public', "bertrand> /undersign sign L1"])
-    again = run(tmp_path, ["/undersign status L1", ":react 1 ✍️", '/undersign new "Second"'])
+    run_console(tmp_path, ['/undersign new "Keep me" visibility public', "bertrand> /undersign sign L1"])
+    again = run_console(tmp_path, ["/undersign status L1", ":react 1 ✍️", '/undersign new "Second"'])
     assert "Signed by: bertrand" in again.stdout
     assert "[to you] You signed L1" in again.stdout
     # message numbers go on from where they were, so old numbers keep their meaning
@@ -58,7 +48,7 @@ def test_letters_and_signatures_survive_a_restart(tmp_path: Path) -> None:
 
 
 def test_bad_input_never_stops_the_bot(tmp_path: Path) -> None:
-    done = run(tmp_path, [
+    done = run_console(tmp_path, [
         "", "   ", "x" * 10_000, "/undersign " + "y" * 10_000, "\x00\x01\x7f binary \udcff"[:-1],
         '/undersign new "unbalanced', "/undersign new x threshold -1",
         "/undersign new x link notaurl", ":react 99 ✍️", ":dance", "chiamaka> /undersign",
@@ -69,42 +59,36 @@ def test_bad_input_never_stops_the_bot(tmp_path: Path) -> None:
     assert "never closed" in done.stdout and "There is no message #99." in done.stdout
 
 
-def _files(folder: Path) -> bytes:
-    return b"".join((folder / n).read_bytes() for n in
-                    ("undersign.db", "undersign.db-wal", "undersign.db-shm")
-                    if (folder / n).exists())
-
-
 def test_the_database_names_nobody_and_forget_me_leaves_no_trace(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("UNDERSIGN_DB_KEY")  # read the key file the bot made, as it does
     lines = ['/undersign new "Letter" visibility public']
     lines += [f"{n}> /undersign sign L1" for n in NAMES]
-    done = run(tmp_path, lines)
+    done = run_console(tmp_path, lines)
     assert done.returncode == 0
-    raw = _files(tmp_path)
+    raw = db_bytes(tmp_path / "undersign.db")
     assert raw, "the database files exist"
     for name in NAMES:
         assert name.encode() not in raw and name.encode("utf-16-le") not in raw
     sealer = Sealer(load_key(tmp_path / "undersign.db"))
     index = sealer.person_index("signatures", 1, "console:dolores")
     assert index in raw, "the blind index is how signatures are found"
-    done = run(tmp_path, ["dolores> /undersign forget-me"])
+    done = run_console(tmp_path, ["dolores> /undersign forget-me"])
     assert "1 signature erased" in done.stdout
-    raw = _files(tmp_path)
+    raw = db_bytes(tmp_path / "undersign.db")
     assert index not in raw, "forget-me left the caller's blind index in the files"
     assert sealer.person_index("signatures", 1, "console:bertrand") in raw
 
 
 def test_a_key_file_is_made_with_mode_0600_and_a_wrong_key_stops_start_up(tmp_path: Path) -> None:
-    run(tmp_path, ['/undersign new "x"'])
+    run_console(tmp_path, ['/undersign new "x"'])
     assert (tmp_path / "undersign.db.key").stat().st_mode & 0o777 == 0o600
-    done = run(tmp_path, ["/undersign list"], key="b" * 43)
+    done = run_console(tmp_path, ["/undersign list"], key="b" * 43)
     assert done.returncode == 1
     assert "sealed with another key" in done.stderr and "Traceback" not in done.stderr
     (tmp_path / "undersign.db.key").chmod(0o644)
-    done = run(tmp_path, ["/undersign list"])
+    done = run_console(tmp_path, ["/undersign list"])
     assert done.returncode == 1 and "readable by others" in done.stderr
 
 

@@ -17,7 +17,8 @@ from adapters.matrix_translate import notice
 from adapters.matrix_translate import render as matrix_render
 from bot.events import Edit, Link, Person, Post, Private, Reply, Said, Strong, plain
 from commands.parser import clean_text, http_url, shorten
-from tests.conftest import Bot
+from tests.support.bot import Bot
+from tests.support.state import NoState
 
 HOSTILE = ('@room <!channel> <!here> <!everyone> <@U123> <http://evil.example|click> '
            '[x](http://evil.example) <a href="http://evil.example">a</a> *bold* _it_ ~st~ `code`')
@@ -116,15 +117,8 @@ def test_matrix_body_and_html_carry_no_ping_mention_link_or_markup(
 async def test_the_console_prints_user_text_as_typed_on_its_own_lines(
     replies: list[Reply],
 ) -> None:
-    class State:
-        async def get_state(self, key: str) -> str | None:
-            return None
-
-        async def set_state(self, key: str, value: str) -> None:
-            return None
-
     out = io.StringIO()
-    console = ConsoleAdapter(State(), stdin=io.StringIO(), stdout=out)
+    console = ConsoleAdapter(NoState(), stdin=io.StringIO(), stdout=out)
     for reply in _texts(replies):
         await console.send(reply)
     lines = out.getvalue().splitlines()

@@ -28,7 +28,8 @@ from bot.seal import (
     pending_key_file_for,
 )
 from bot.store import Store
-from tests.conftest import Bot, Clock, Recorder, privately
+from tests.support.bot import Bot, Clock, RecordingAdapter, privately
+from tests.support.storage import db_bytes
 
 REACTION = "$reaction-of-bob"
 
@@ -37,7 +38,7 @@ REACTION = "$reaction-of-bob"
 async def running(config: Config) -> AsyncIterator[Bot]:
     app = App(config, clock=Clock())
     await app.open()
-    recorders = {p: Recorder(p) for p in ("console", "matrix")}
+    recorders = {p: RecordingAdapter(p) for p in ("console", "matrix")}
     for rec in recorders.values():
         app.add_adapter(rec)
     try:
@@ -62,11 +63,6 @@ async def _signers(config: Config) -> dict[str, str]:
     async with running(config) as bot:
         return {letter: privately(await bot.say("olga", f"signers {letter}"), "olga")
                 for letter in ("L1", "L2")}
-
-
-def _files(db: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal"),
-                                             db.with_name(db.name + "-shm")) if p.exists())
 
 
 @pytest.fixture
@@ -171,11 +167,11 @@ async def test_after_rotation_the_files_hold_no_old_index_or_sealed_blob(config:
                    for r in raw.execute(f"SELECT who_index FROM {t}")]
     raw.close()
     traces = [*indexes, old.index("reaction:" + REACTION)]
-    assert len(indexes) >= 6 and all(t in _files(db) for t in traces), \
+    assert len(indexes) >= 6 and all(t in db_bytes(db) for t in traces), \
         "the indexes were there before"
     traces += [old.check_value().encode(), *blobs, *events]
     await rotate_key(db, io.StringIO())
-    files = _files(db)
+    files = db_bytes(db)
     wal = db.with_name(db.name + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
     for trace in traces:

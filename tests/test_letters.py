@@ -8,7 +8,7 @@ import io
 import pytest
 
 from bot.events import Edit, Post, Private, Redact, plain
-from tests.conftest import Bot, in_rooms, privately
+from tests.support.bot import Bot, in_rooms, privately
 
 
 async def test_new_announces_in_the_room_and_confirms_privately(bot: Bot) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import Bot, privately
+from tests.support.bot import Bot, privately
 
 
 async def test_reviews_and_reminders_share_a_per_hour_limit(bot: Bot) -> None:

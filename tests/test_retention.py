@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,15 +12,11 @@ from bot.app import App
 from bot.cli import main
 from bot.config import Config
 from bot.events import Room
-from tests.conftest import Bot, Clock, Recorder
+from tests.support.bot import Bot, Clock, RecordingAdapter
+from tests.support.storage import db_bytes, query_rows
 
 TIED = ("organizers", "signatures", "announcements", "schedules")
 TITLE = "Purgeable letter Qx"
-
-
-def _files(db: Path) -> bytes:
-    return b"".join(p.read_bytes() for p in (db, db.with_name(db.name + "-wal"),
-                                             db.with_name(db.name + "-shm")) if p.exists())
 
 
 def _wal_is_folded(db: Path) -> bool:
@@ -29,19 +24,11 @@ def _wal_is_folded(db: Path) -> bool:
     return not wal.exists() or wal.stat().st_size == 0
 
 
-def _rows(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
-    raw = sqlite3.connect(db)
-    try:
-        return list(raw.execute(sql, args))
-    finally:
-        raw.close()
-
-
 def _sealed_of(db: Path, letter_id: int) -> list[bytes]:
     """Every sealed blob and blind index held for one letter."""
     out: list[bytes] = []
     for table in ("organizers", "signatures"):
-        for index, sealed in _rows(db, f"SELECT who_index, who_sealed FROM {table}"
+        for index, sealed in query_rows(db, f"SELECT who_index, who_sealed FROM {table}"
                                    " WHERE letter_id = ?", letter_id):
             out += [index, sealed]  # type: ignore[list-item]
     return out
@@ -66,7 +53,7 @@ async def _closed_letter(bot: Bot) -> list[bytes]:
 
 
 def _tied_rows(db: Path, letter_id: int) -> dict[str, int]:
-    return {t: len(_rows(db, f"SELECT 1 FROM {t} WHERE letter_id = ?", letter_id))
+    return {t: len(query_rows(db, f"SELECT 1 FROM {t} WHERE letter_id = ?", letter_id))
             for t in TIED}
 
 
@@ -82,11 +69,11 @@ async def test_closed_letters_and_all_tied_to_them_go_retention_days_after_closi
     assert (await bot.app.store.purge(closed_at + timedelta(days=days, minutes=-1), days))[0] == 0
     assert all(_tied_rows(db, 1).values())
     assert (await bot.app.store.purge(closed_at + timedelta(days=days, minutes=1), days))[0] == 1
-    assert _rows(db, "SELECT id FROM letters") == [(2,)]
+    assert query_rows(db, "SELECT id FROM letters") == [(2,)]
     assert _tied_rows(db, 1) == dict.fromkeys(TIED, 0)
     assert _tied_rows(db, 2)["signatures"] == 1, "an open letter is kept"
     assert _wal_is_folded(db)
-    files = _files(db)
+    files = db_bytes(db)
     assert TITLE.encode() not in files and b"purge-me" not in files and b"Reminder Zx" not in files
     still_signing = bot.app.store.sealer.index("console:pia")
     for trace in sealed:
@@ -106,9 +93,9 @@ async def test_the_daily_job_purges_too(bot: Bot) -> None:
         await job.func()
     finally:
         await scheduler.stop()
-    assert _rows(db, "SELECT id FROM letters") == []
+    assert query_rows(db, "SELECT id FROM letters") == []
     assert _wal_is_folded(db)
-    files = _files(db)
+    files = db_bytes(db)
     assert TITLE.encode() not in files and not any(trace in files for trace in sealed)
 
 
@@ -120,10 +107,10 @@ def test_undersign_purge_applies_retention_now(
         clock.now = datetime.now(UTC) - timedelta(days=config.bot.retention_days + 2)
         app = App(config, clock=clock)
         await app.open()
-        app.add_adapter(Recorder("console"))
+        app.add_adapter(RecordingAdapter("console"))
         try:
-            await _closed_letter(Bot(app, {"console": Recorder("console"),
-                                           "matrix": Recorder("matrix")}, clock))
+            await _closed_letter(Bot(app, {"console": RecordingAdapter("console"),
+                                           "matrix": RecordingAdapter("matrix")}, clock))
         finally:
             await app.close()
 
@@ -132,19 +119,19 @@ def test_undersign_purge_applies_retention_now(
     cfg.write_text(f'[bot]\ndatabase = "{config.database_path}"\n')
     assert main(["purge", "--config", str(cfg)]) == 0
     assert "purged 1 closed letter(s)" in capsys.readouterr().out
-    assert _rows(config.database_path, "SELECT id FROM letters") == []
-    assert TITLE.encode() not in _files(config.database_path)
+    assert query_rows(config.database_path, "SELECT id FROM letters") == []
+    assert TITLE.encode() not in db_bytes(config.database_path)
 
 
 async def test_de_duplication_records_are_forgotten_after_48_hours(bot: Bot) -> None:
     db = bot.app.config.database_path
     await bot.say("olga", "list", event_id="evt-1")
-    seen = len(_rows(db, "SELECT 1 FROM seen_events"))
+    seen = len(query_rows(db, "SELECT 1 FROM seen_events"))
     assert seen == 1
     start = bot.clock.now
     assert (await bot.app.store.purge(start + timedelta(hours=47), 30))[1] == 0
     assert (await bot.app.store.purge(start + timedelta(hours=49), 30))[1] == 1
-    assert _rows(db, "SELECT 1 FROM seen_events") == []
+    assert query_rows(db, "SELECT 1 FROM seen_events") == []
 
 
 async def test_forget_me_folds_the_wal_and_leaves_no_sealed_byte_of_the_caller(bot: Bot) -> None:
@@ -157,12 +144,12 @@ async def test_forget_me_folds_the_wal_and_leaves_no_sealed_byte_of_the_caller(b
     sealer = bot.app.store.sealer
     dora = [sealer.person_index("signatures", n, "console:dora") for n in (1, 2, 3)]
     blobs = [r[0] for i in dora
-             for r in _rows(db, "SELECT who_sealed FROM signatures WHERE who_index = ?", i)]
-    files = _files(db)
+             for r in query_rows(db, "SELECT who_sealed FROM signatures WHERE who_index = ?", i)]
+    files = db_bytes(db)
     assert len(blobs) == 3 and all(i in files for i in dora)
     await bot.say("dora", "forget-me")
     assert _wal_is_folded(db)
-    files = _files(db)
+    files = db_bytes(db)
     assert not any(i in files for i in dora) and not any(blob in files for blob in blobs)
     assert sealer.person_index("signatures", 1, "console:eve") in files
 
@@ -174,12 +161,12 @@ async def test_withdrawing_and_a_sealed_list_destroyed_unseen_leave_no_sealed_by
     await bot.new("olga", "visibility public")
     await bot.say("dora", "sign L1")
     dora = bot.app.store.sealer.person_index("signatures", 1, "console:dora")
-    assert dora in _files(db)
+    assert dora in db_bytes(db)
     await bot.say("dora", "unsign L1")
-    assert _wal_is_folded(db) and dora not in _files(db)
+    assert _wal_is_folded(db) and dora not in db_bytes(db)
     await bot.new("olga", "visibility sealed threshold 5")
     await bot.say("eve", "sign L2")
     eve = bot.app.store.sealer.person_index("signatures", 2, "console:eve")
-    assert eve in _files(db)
+    assert eve in db_bytes(db)
     await bot.say("olga", "close L2")
-    assert _wal_is_folded(db) and eve not in _files(db)
+    assert _wal_is_folded(db) and eve not in db_bytes(db)

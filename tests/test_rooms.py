@@ -16,8 +16,7 @@ import pytest
 
 from bot.config import Config
 from bot.events import Post, plain
-from tests.conftest import Bot, in_rooms, privately
-from tests.test_schedule import later
+from tests.support.bot import Bot, in_rooms, later, privately
 
 
 def _unknown(text: str) -> str:

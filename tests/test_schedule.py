@@ -16,19 +16,7 @@ import time_machine
 from bot.app import App
 from bot.config import Config
 from bot.events import Command, Post, Private, Reply, Room, User, plain
-from tests.conftest import Bot, Recorder, in_rooms, privately
-
-
-async def at(bot: Bot, moment: datetime) -> list[Reply]:
-    """Move the clock to ``moment`` and let every timer due by then fire."""
-    bot.clock.now = moment
-    before = {p: len(r.sent) for p, r in bot.recorders.items()}
-    await bot.app.scheduler.catch_up()
-    return [r for p, rec in bot.recorders.items() for r in rec.sent[before[p]:]]
-
-
-async def later(bot: Bot, **delta: float) -> list[Reply]:
-    return await at(bot, bot.clock.now + timedelta(**delta))
+from tests.support.bot import Bot, RecordingAdapter, at, in_rooms, later, privately
 
 
 async def rows(bot: Bot) -> list[int]:
@@ -337,7 +325,7 @@ async def test_every_reminders_fire_repeatedly_on_the_real_scheduler(config: Con
     with time_machine.travel(datetime(2026, 11, 26, 12, 0, tzinfo=UTC), tick=True) as traveller:
         app = App(config)
         await app.open()
-        room = Recorder("console")
+        room = RecordingAdapter("console")
         app.add_adapter(room)
         await app.scheduler.start()
         aps = app.scheduler._aps

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import Bot, privately
-from tests.test_console import run
+from tests.support.bot import Bot, privately
+from tests.support.processes import run_console
 
 
 async def test_an_organizer_cannot_open_a_sealed_letter_with_their_own_signature(
@@ -80,7 +80,7 @@ async def test_a_sealed_list_never_shown_re_seals_below_the_threshold(bot: Bot) 
 def test_on_the_console_an_organizer_signing_their_own_sealed_letter_sees_no_names(
     tmp_path: Path,
 ) -> None:
-    done = run(tmp_path, [
+    done = run_console(tmp_path, [
         'olga> /undersign new "Sealed" visibility sealed threshold 2',
         "olga> /undersign organizer L1 add colin",
         "olga> /undersign sign L1",

@@ -10,12 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from people import Person, content, gathering
-from synapse import Synapse
 
-from adapters.matrix import SYNC_POSITION, MatrixAdapter
-from bot.app import App
-from bot.config import BotConfig, Config, MatrixConfig
+from tests.support.homeserver import Synapse
+from tests.support.matrix_bot import Undersign
+from tests.support.matrix_people import Person, content, gathering
 
 pytestmark = [pytest.mark.faults, pytest.mark.matrix]
 
@@ -33,61 +31,10 @@ def notices(person: Person, text: str) -> list[dict[str, Any]]:
     return found
 
 
-class Undersign:
-    """The bot, startable again on the same database, store and account."""
-
-    def __init__(self, hs: Synapse, folder: Path, env: pytest.MonkeyPatch) -> None:
-        name = f"undersign{int(time.time() * 1000) % 10**9}"
-        account = hs.login(name, hs.register(name).password, "UNDERSIGN")
-        env.setenv("MATRIX_ACCESS_TOKEN", account.access_token)
-        self.id = account.user_id
-        self.config = Config(
-            bot=BotConfig(database=str(folder / "undersign.db")),
-            matrix=MatrixConfig(enabled=True, homeserver=hs.url, user_id=account.user_id,
-                                e2ee=False, store_path=str(folder / "matrix-store")),
-            base_dir=folder,
-        )
-        self.app: App | None = None
-
-    async def start(self, since: str | None = None) -> App:
-        app = App(self.config)
-        await app.open()
-        if since is not None:
-            await app.store.set_state(SYNC_POSITION, since)
-        app.build_adapters()
-        for adapter in app.adapters.values():
-            await adapter.start(app.handle)
-        self.app = app
-        return app
-
-    async def stop(self) -> None:
-        if self.app is not None:
-            await self.app.close()
-            self.app = None
-
-    @property
-    def adapter(self) -> MatrixAdapter:
-        assert self.app is not None
-        adapter = self.app.adapters["matrix"]
-        assert isinstance(adapter, MatrixAdapter)
-        return adapter
-
-    async def position(self) -> str:
-        assert self.app is not None
-        value = await self.app.store.get_state(SYNC_POSITION)
-        assert value is not None
-        return value
-
-    async def count(self) -> int:
-        assert self.app is not None
-        async with self.app.store.transaction() as tx:
-            return await tx.count(1)
-
-
 @pytest.fixture
 async def undersign(own_synapse: Synapse, tmp_path: Path,
                     monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Undersign]:
-    bot = Undersign(own_synapse, tmp_path, monkeypatch)
+    bot = Undersign(own_synapse, tmp_path, monkeypatch, e2ee=False)
     await bot.start()
     yield bot
     await bot.stop()

@@ -23,9 +23,9 @@ import pytest
 
 from bot.seal import Sealer, load_key
 from bot.store import Store
-from tests.faults.processes import BotProcess, environment, free_port, wait_listening
-from tests.slack.conftest import FORM, SECRET, post_signed_to, slash_body
-from tests.slack.fake_slack import BOT_TOKEN, FakeSlack
+from tests.support.fake_slack import BOT_TOKEN, FakeSlack
+from tests.support.processes import BotProcess, environment, free_port, wait_listening
+from tests.support.slack import FORM, SECRET, post_signed_to, slash_body
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 

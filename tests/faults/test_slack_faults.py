@@ -16,18 +16,18 @@ import pytest
 from adapters.slack import SlackAdapter
 from bot.app import App
 from bot.config import Config
-from tests.slack.conftest import (
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack import (
     FORM,
     JSON,
     button_payload,
-    fixture,
     form_payload,
     make_adapter,
     post_signed,
     reaction_event,
     slash_body,
+    slash_envelope,
 )
-from tests.slack.fake_slack import FakeSlack
 
 pytestmark = [pytest.mark.faults, pytest.mark.slack]
 
@@ -105,14 +105,6 @@ async def test_every_slack_event_delivered_twice_counts_once_and_answers_once(
     assert f"{len(signers)} signatures" in updates[-1]
 
 
-def slash_envelope(text: str, user: str, trigger: str) -> dict[str, Any]:
-    envelope = copy.deepcopy(fixture("socket_mode.slash_commands.envelope.json"))
-    envelope["envelope_id"] = str(uuid.uuid4())
-    envelope["payload"].update(command="/undersign", text=text, trigger_id=trigger,
-                               user_id=user, channel_id=ROOM)
-    return dict(envelope)
-
-
 def redelivered(envelope: dict[str, Any]) -> dict[str, Any]:
     """Slack's redelivery after a lost connection: a new envelope, the same payload."""
     again = copy.deepcopy(envelope)
@@ -126,14 +118,14 @@ async def test_a_dropped_socket_mode_connection_recovers_and_events_are_handled_
     app, adapter = await running(fake, tmp_path, "socket")
     try:
         await fake.wait_connected()
-        await fake.push(slash_envelope('new "Dropped"', ORGANIZER, "5.5.new"))
+        await fake.push(slash_envelope('new "Dropped"', ORGANIZER, "5.5.new", channel=ROOM))
         await adapter.drain()
-        before = slash_envelope("sign L1", "U0BEFORE01", "5.5.before")
+        before = slash_envelope("sign L1", "U0BEFORE01", "5.5.before", channel=ROOM)
         await fake.push(before)
         await fake.drop()  # cut without a goodbye, as a network fault would
         for n in range(2):
             await fake.wait_connected(count=2 + n, within=15)  # the client reconnects by itself
-            after = slash_envelope("sign L1", f"U0AFTER{n:03d}", f"5.5.after{n}")
+            after = slash_envelope("sign L1", f"U0AFTER{n:03d}", f"5.5.after{n}", channel=ROOM)
             assert (await fake.push(redelivered(before)))["envelope_id"]
             assert (await fake.push(after))["envelope_id"]
             await adapter.drain()

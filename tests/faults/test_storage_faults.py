@@ -13,7 +13,7 @@ import pytest
 
 from bot.app import STORAGE_FAULT_ANSWER
 from bot.events import Private
-from tests.conftest import Bot, privately
+from tests.support.bot import Bot, privately
 
 pytestmark = pytest.mark.faults
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import BotFactory, PersonFactory
-from people import content
 
 from bot.events import Command, Post, Reaction, Room, Said, Strong
+from tests.support.matrix_bot import MatrixBotFactory
+from tests.support.matrix_people import PersonFactory, content
 
 pytestmark = pytest.mark.matrix
 
@@ -20,7 +20,7 @@ def is_command(text: str) -> Any:
 
 
 async def test_an_invited_bot_joins_and_a_prefixed_message_becomes_a_command(
-    make_bot: BotFactory, people: PersonFactory
+    make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.room_with(bot.id)
@@ -34,7 +34,7 @@ async def test_an_invited_bot_joins_and_a_prefixed_message_becomes_a_command(
 
 
 async def test_an_invitation_from_someone_not_allowed_is_declined(
-    make_bot: BotFactory, people: PersonFactory
+    make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
     bot = await make_bot(allowed_users=["@friend*:undersign.test"])
     stranger = await people("stranger")
@@ -50,7 +50,7 @@ async def test_an_invitation_from_someone_not_allowed_is_declined(
 
 
 async def test_history_from_before_the_bot_joined_is_not_a_command(
-    make_bot: BotFactory, people: PersonFactory
+    make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
     alice = await people("alice")
     bot = await make_bot()
@@ -64,7 +64,7 @@ async def test_history_from_before_the_bot_joined_is_not_a_command(
 
 
 async def test_edits_notices_and_other_prefixes_are_never_commands(
-    make_bot: BotFactory, people: PersonFactory
+    make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.room_with(bot.id)
@@ -84,7 +84,7 @@ async def test_edits_notices_and_other_prefixes_are_never_commands(
 
 
 async def test_a_command_in_a_thread_is_answered_in_that_thread(
-    make_bot: BotFactory, people: PersonFactory
+    make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id])
@@ -110,7 +110,7 @@ async def test_a_command_in_a_thread_is_answered_in_that_thread(
 
 
 async def test_replies_are_html_notices_where_user_text_cannot_ping_or_inject(
-    make_bot: BotFactory, people: PersonFactory
+    make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.room_with(bot.id)
@@ -130,7 +130,7 @@ async def test_replies_are_html_notices_where_user_text_cannot_ping_or_inject(
 
 
 async def test_reactions_and_their_redaction_reach_the_core(
-    make_bot: BotFactory, people: PersonFactory
+    make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.room_with(bot.id)

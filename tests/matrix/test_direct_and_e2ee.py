@@ -7,21 +7,21 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import Bot, BotFactory, PersonFactory
-from people import Person, content
 
 from bot.events import Attachment, Command, Edit, Post, Private, Redact, Room, Said, User
+from tests.support.matrix_bot import MatrixBot, MatrixBotFactory
+from tests.support.matrix_people import Person, PersonFactory, content
 
 pytestmark = pytest.mark.matrix
 
 
 
 
-async def joined(person: Person, bot: Bot, room: str) -> None:
+async def joined(person: Person, bot: MatrixBot, room: str) -> None:
     await person.joined(bot.id, room)
 
 
-async def bot_m_direct(person: Person, bot: Bot) -> dict[str, Any]:
+async def bot_m_direct(person: Person, bot: MatrixBot) -> dict[str, Any]:
     path = f"/_matrix/client/v3/user/{quote(bot.id, safe='')}/account_data/m.direct"
     resp = await person.client.send(
         "GET", path, headers={"Authorization": f"Bearer {bot.account.access_token}"}
@@ -34,7 +34,7 @@ def notice_with(text: str) -> Any:
 
 
 async def test_a_private_reply_opens_an_encrypted_direct_room_marked_in_m_direct(
-    make_bot: BotFactory, people: PersonFactory
+    make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice", e2ee=True)
     assert bot.adapter is not None
@@ -54,7 +54,7 @@ async def test_a_private_reply_opens_an_encrypted_direct_room_marked_in_m_direct
 
 
 async def test_a_command_in_a_direct_room_is_private_and_answered_there(
-    make_bot: BotFactory, people: PersonFactory
+    make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice", e2ee=True)
     dm = await alice.create_room([bot.id], direct=True, encrypted=True)
@@ -70,7 +70,7 @@ async def test_a_command_in_a_direct_room_is_private_and_answered_there(
 
 
 async def test_an_encrypted_group_room_round_trip(
-    make_bot: BotFactory, people: PersonFactory
+    make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
     bot = await make_bot()
     alice, bob = await people("alice", e2ee=True), await people("bob", e2ee=True)
@@ -95,7 +95,7 @@ async def test_an_encrypted_group_room_round_trip(
 
 
 async def test_an_announcement_is_edited_in_place(
-    make_bot: BotFactory, people: PersonFactory
+    make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id])
@@ -115,7 +115,7 @@ async def test_an_announcement_is_edited_in_place(
 
 
 async def test_the_bot_redacts_where_its_power_level_allows_and_shrugs_where_not(
-    make_bot: BotFactory, people: PersonFactory, caplog: pytest.LogCaptureFixture
+    make_bot: MatrixBotFactory, people: PersonFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     moderated = await alice.create_room([bot.id], bot_power=50)

@@ -11,53 +11,28 @@ from typing import Any
 
 import pytest
 from nio import LocalProtocolError
-from people import Person, content
-from synapse import Synapse
 
 from adapters.matrix import MatrixAdapter
-from bot.app import App
-from bot.config import BotConfig, Config, MatrixConfig
 from bot.events import Post, Redact, Room
+from tests.support.homeserver import Synapse
+from tests.support.matrix_bot import Undersign
+from tests.support.matrix_people import Person, content
 
 pytestmark = pytest.mark.matrix
 
 
 
 
-class Undersign:
-    def __init__(self, app: App, user_id: str) -> None:
-        self.app = app
-        self.id = user_id
-
-
 @pytest.fixture
 async def undersign(
     synapse: Synapse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Undersign]:
-    from conftest import unique
-
-    name = unique("undersign")
-    account = synapse.login(name, synapse.register(name).password, "UNDERSIGN")
-    monkeypatch.setenv("MATRIX_ACCESS_TOKEN", account.access_token)
-    config = Config(
-        bot=BotConfig(database=str(tmp_path / "undersign.db")),
-        matrix=MatrixConfig(
-            enabled=True,
-            homeserver=synapse.url,
-            user_id=account.user_id,
-            store_path=str(tmp_path / "matrix-store"),
-        ),
-        base_dir=tmp_path,
-    )
-    app = App(config)
-    await app.open()
-    app.build_adapters()
-    for adapter in app.adapters.values():
-        await adapter.start(app.handle)
+    bot = Undersign(synapse, tmp_path, monkeypatch)
+    await bot.start()
     try:
-        yield Undersign(app, account.user_id)
+        yield bot
     finally:
-        await app.close()
+        await bot.stop()
 
 
 async def joined(person: Person, bot_id: str, room: str) -> None:

@@ -6,12 +6,13 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import MemoryState, PersonFactory, unique
-from synapse import Synapse
 
 from adapters.matrix import MatrixAdapter
 from bot.config import BotConfig, MatrixConfig
 from bot.events import Command, Event
+from tests.support.homeserver import Synapse
+from tests.support.matrix_people import PersonFactory, unique
+from tests.support.state import MemoryState
 
 pytestmark = pytest.mark.matrix
 

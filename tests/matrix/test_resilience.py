@@ -7,13 +7,14 @@ import logging
 
 import pytest
 from aiohttp import web
-from conftest import BotFactory, MemoryState, PersonFactory
-from people import content
-from synapse import Synapse
 
 from adapters.matrix import SYNC_POSITION, MatrixAdapter
 from bot.config import BotConfig, MatrixConfig
 from bot.events import Command, Event, Post, Room
+from tests.support.homeserver import Synapse
+from tests.support.matrix_bot import MatrixBotFactory
+from tests.support.matrix_people import PersonFactory, content
+from tests.support.state import MemoryState
 
 pytestmark = pytest.mark.matrix
 
@@ -25,7 +26,7 @@ def texts(events: list[Event]) -> list[str]:
 
 
 async def test_a_restarted_bot_neither_replays_nor_misses_commands(
-    make_bot: BotFactory, people: PersonFactory
+    make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.create_room([bot.id], encrypted=True)
@@ -42,7 +43,7 @@ async def test_a_restarted_bot_neither_replays_nor_misses_commands(
 
 
 async def test_more_messages_while_down_than_one_sync_holds_are_all_read(
-    make_bot: BotFactory, people: PersonFactory
+    make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
     """A sync after downtime returns a limited timeline (100 events here); the gap before it
     is fetched page by page, so the command said first is still run, and only once."""
@@ -62,7 +63,7 @@ async def test_more_messages_while_down_than_one_sync_holds_are_all_read(
 
 
 async def test_the_first_start_ignores_what_was_said_before_it(
-    make_bot: BotFactory, people: PersonFactory
+    make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.room_with(bot.id)
@@ -76,7 +77,7 @@ async def test_the_first_start_ignores_what_was_said_before_it(
 
 
 async def test_the_bot_survives_the_homeserver_restarting_under_it(
-    make_bot: BotFactory, people: PersonFactory, synapse: Synapse
+    make_bot: MatrixBotFactory, people: PersonFactory, synapse: Synapse
 ) -> None:
     bot, alice = await make_bot(), await people("alice")
     room = await alice.room_with(bot.id)

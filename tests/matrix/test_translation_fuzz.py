@@ -15,7 +15,7 @@ from adapters.matrix import MatrixAdapter, _own_join, _sent_at
 from adapters.matrix_translate import translate
 from bot.config import BotConfig, MatrixConfig
 from bot.events import Command, Reaction
-from tests.fuzzing import junk, mangled
+from tests.support.fuzzing import junk, mangled
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ROOM = "!room:example.org"

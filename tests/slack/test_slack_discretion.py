@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -17,25 +17,15 @@ from adapters import slack as slack_module
 from adapters.slack import SlackAdapter
 from adapters.slack_translate import SECTION_LIMIT
 from bot.events import Attachment, Private, Room, User
-from tests.slack.conftest import slash_body
-from tests.slack.fake_slack import FakeSlack
-from tests.slack.test_slack_e2e import ORGANIZER, ROOM, SIGNER, Slack, running, slack
-
-__all__ = ["slack"]  # the harness fixture, shared with the end-to-end tests
+from tests.support.bot import Clock
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack import ORGANIZER, ROOM, SIGNER, Slack, slack_app, slash_body
 
 pytestmark = pytest.mark.slack
 
 CO_ORGANIZER = "U0COORGAN1"
 ELSEWHERE = "C0NOTJOINED"  # a channel the bot is not a member of
 SAYS_SIGNED = ("You signed", "withdrew", "already signed", "have not signed")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def in_dms_and_files(fake: FakeSlack) -> list[str]:
@@ -90,7 +80,7 @@ async def test_a_close_at_the_deadline_dms_organizers_only_a_neutral_line(
     fake: FakeSlack, tmp_path: Path
 ) -> None:
     clock = Clock()
-    async with running(fake, tmp_path, clock=clock) as slack:
+    async with slack_app(fake, tmp_path, clock=clock) as slack:
         calls = await slack.command(ORGANIZER, 'new "Timed letter" deadline in 2 hours')
         [post] = [c for c in calls if c.method == "chat.postMessage" and c.channel == ROOM]
         letter = int(post.blocks[-1]["elements"][0]["value"])
@@ -253,7 +243,7 @@ async def test_a_sensitive_reply_without_context_sends_its_fallback_to_the_dm_or
 async def test_with_dm_replies_the_final_list_and_sign_confirmations_still_go_to_dms(
     fake: FakeSlack, tmp_path: Path
 ) -> None:
-    async with running(fake, tmp_path, private_replies="dm") as slack:
+    async with slack_app(fake, tmp_path, private_replies="dm") as slack:
         letter = await letter_with_a_co_organizer_and_a_signature(slack)
         await slack.command(ORGANIZER, f"close L{letter}")
     assert any(t.startswith(f"You signed L{letter}") for t in dms_to(fake, SIGNER))

@@ -3,113 +3,14 @@ replies back through the adapter to the fake Web API."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from adapters.slack import SlackAdapter
-from bot.app import App
-from bot.config import Config
-from bot.core import utc_now
-from tests.slack.conftest import (
-    FORM,
-    JSON,
-    button_payload,
-    form_payload,
-    make_adapter,
-    post_signed,
-    reaction_event,
-    slash_body,
-)
-from tests.slack.fake_slack import Call, FakeSlack
+from tests.support.fake_slack import Call, FakeSlack
+from tests.support.slack import ORGANIZER, OTHER, ROOM, SIGNER, Slack, slack_app
 
 pytestmark = pytest.mark.slack
-
-ORGANIZER, SIGNER, OTHER = "U0ORGANIZE", "U0SIGNERAA", "U0REACTORB"
-ROOM = "C0LETTERS1"
-
-
-@dataclass
-class Slack:
-    app: App
-    adapter: SlackAdapter
-    fake: FakeSlack
-    triggers: int = 0
-
-    async def command(self, user: str, text: str, *, channel: str = ROOM,
-                      response_url: str | None = None) -> list[Call]:
-        self.triggers += 1
-        return await self._send(
-            slash_body(text, user=user, channel=channel, trigger=f"9.9.{self.triggers}",
-                       response_url=response_url), FORM
-        )
-
-    async def click(self, user: str, action: str, letter: int, *, channel: str = ROOM,
-                    response_url: str | None = None) -> list[Call]:
-        body = button_payload(action, str(letter), user=user, channel=channel,
-                              response_url=response_url)
-        self.triggers += 1
-        body["trigger_id"] = f"8.8.{self.triggers}"
-        return await self._send(form_payload(body), FORM)
-
-    async def react(
-        self, user: str, ts: str, *, event_id: str, added: bool = True, retry: int | None = None
-    ) -> list[Call]:
-        kind = "reaction_added" if added else "reaction_removed"
-        body = reaction_event(
-            kind,
-            reaction="writing_hand::skin-tone-2",
-            user=user,
-            channel=ROOM,
-            ts=ts,
-            event_id=event_id,
-        )
-        return await self._send(json.dumps(body), JSON, retry=retry)
-
-    async def _send(self, body: str, content_type: str, retry: int | None = None) -> list[Call]:
-        before = len(self.fake.calls)
-        status, _ = await post_signed(self.adapter, body, content_type, retry=retry)
-        assert status == 200
-        await self.adapter.drain()
-        return [c for c in self.fake.calls[before:] if c.method != "users.info"]
-
-    async def announce(self, title: str, visibility: str) -> tuple[int, str]:
-        calls = await self.command(ORGANIZER, f'new "{title}" visibility {visibility}')
-        [post] = [c for c in calls if c.method == "chat.postMessage" and c.channel == ROOM]
-        letter = int(post.blocks[-1]["elements"][0]["value"])
-        return letter, str(post.response["ts"])
-
-
-@asynccontextmanager
-async def running(fake: FakeSlack, tmp_path: Path, *, clock: Callable[[], datetime] = utc_now,
-                  **slack: Any) -> AsyncIterator[Slack]:
-    """The App on a SQLite file in ``tmp_path`` with the Slack adapter (``slack``: its
-    config) against the fake."""
-    config = Config.model_validate({"bot": {"database": str(tmp_path / "undersign.db")},
-                                    "slack": {"private_replies": "ephemeral", **slack}})
-    app = App(config, clock=clock)
-    await app.open()
-    adapter = make_adapter(fake, **slack)
-    app.add_adapter(adapter)
-    await adapter.start(app.handle)
-    try:
-        yield Slack(app, adapter, fake)
-    finally:
-        await adapter.stop()
-        await app.close()
-
-
-@pytest.fixture
-async def slack(fake: FakeSlack, tmp_path: Path) -> AsyncIterator[Slack]:
-    async with running(fake, tmp_path) as harness:
-        yield harness
-
 
 def methods(calls: list[Call]) -> list[str]:
     return [c.method for c in calls]
@@ -167,7 +68,7 @@ async def test_a_reaction_on_a_count_letter_is_not_counted_and_gets_a_private_hi
 async def test_with_dm_replies_an_export_reaches_the_organizer_as_a_file_in_a_dm(
     fake: FakeSlack, tmp_path: Path
 ) -> None:
-    async with running(fake, tmp_path, private_replies="dm") as slack:
+    async with slack_app(fake, tmp_path, private_replies="dm") as slack:
         await export_as_a_file_in_a_dm(slack)
 
 

@@ -13,11 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from adapters import slack_translate as tr
 from adapters.slack import SlackAdapter
 from bot.events import Command, Reaction
-from tests.fuzzing import mangled
-from tests.slack.conftest import (
+from tests.support.fuzzing import mangled
+from tests.support.slack import (
     FORM,
     JSON,
-    Recorder,
+    EventRecorder,
     button_payload,
     form_payload,
     post_signed,
@@ -74,7 +74,7 @@ def test_a_malformed_block_actions_payload_is_dropped_not_raised(body: Any) -> N
 
 
 async def test_after_malformed_requests_the_adapter_still_serves(
-    http_adapter: SlackAdapter, recorder: Recorder
+    http_adapter: SlackAdapter, recorder: EventRecorder
 ) -> None:
     broken_slash = urllib.parse.urlencode({"command": "/undersign", "text": "sign L1"})
     broken_event = {**REACTION, "event": {"type": "reaction_added", "item": ["junk"]}}

@@ -9,10 +9,11 @@ import pytest
 
 from adapters.slack import SlackAdapter
 from bot.events import Command, Reaction, Room, User
-from tests.slack.conftest import (
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack import (
     FORM,
     JSON,
-    Recorder,
+    EventRecorder,
     button_payload,
     fixture,
     form_payload,
@@ -21,13 +22,12 @@ from tests.slack.conftest import (
     reaction_event,
     slash_body,
 )
-from tests.slack.fake_slack import FakeSlack
 
 pytestmark = pytest.mark.slack
 
 
 async def test_a_signed_slash_command_is_acknowledged_and_becomes_a_command(
-    http_adapter: SlackAdapter, recorder: Recorder, fake: FakeSlack
+    http_adapter: SlackAdapter, recorder: EventRecorder, fake: FakeSlack
 ) -> None:
     status, body = await post_signed(http_adapter, slash_body("sign L1"), FORM)
     await http_adapter.drain()
@@ -45,7 +45,7 @@ async def test_a_signed_slash_command_is_acknowledged_and_becomes_a_command(
 
 
 async def test_the_time_zone_is_asked_once_per_user(
-    http_adapter: SlackAdapter, recorder: Recorder, fake: FakeSlack
+    http_adapter: SlackAdapter, recorder: EventRecorder, fake: FakeSlack
 ) -> None:
     fake.time_zones["U01NK1K9L68"] = "America/Chicago"
     for n in range(3):
@@ -56,7 +56,7 @@ async def test_the_time_zone_is_asked_once_per_user(
 
 
 async def test_an_empty_slash_command_has_empty_text(
-    http_adapter: SlackAdapter, recorder: Recorder
+    http_adapter: SlackAdapter, recorder: EventRecorder
 ) -> None:
     status, _ = await post_signed(http_adapter, slash_body(""), FORM)
     await http_adapter.drain()
@@ -70,7 +70,7 @@ async def test_an_empty_slash_command_has_empty_text(
     ids=["bad-signature", "stale-timestamp", "future-timestamp"],
 )
 async def test_a_badly_signed_or_stale_request_gets_401_and_changes_nothing(
-    http_adapter: SlackAdapter, recorder: Recorder, fake: FakeSlack, secret: str | None, age: int
+    http_adapter: SlackAdapter, recorder: EventRecorder, fake: FakeSlack, secret: str | None, age: int
 ) -> None:
     calls_before = len(fake.calls)
     kwargs = {"secret": secret} if secret else {}
@@ -83,10 +83,10 @@ async def test_a_badly_signed_or_stale_request_gets_401_and_changes_nothing(
     assert len(fake.calls) == calls_before
 
 
-async def test_a_changed_body_gets_401(http_adapter: SlackAdapter, recorder: Recorder) -> None:
+async def test_a_changed_body_gets_401(http_adapter: SlackAdapter, recorder: EventRecorder) -> None:
     import aiohttp
 
-    from tests.slack.conftest import signature
+    from tests.support.slack import signature
 
     ts = int(time.time())
     headers = {
@@ -104,7 +104,7 @@ async def test_a_changed_body_gets_401(http_adapter: SlackAdapter, recorder: Rec
 
 
 async def test_reactions_become_reactions_with_the_sign_emoji_as_configured(
-    http_adapter: SlackAdapter, recorder: Recorder
+    http_adapter: SlackAdapter, recorder: EventRecorder
 ) -> None:
     added = reaction_event("reaction_added", reaction="writing_hand::skin-tone-3", event_id="Ev1")
     removed = reaction_event("reaction_removed", reaction="writing_hand", event_id="Ev2")
@@ -121,7 +121,7 @@ async def test_reactions_become_reactions_with_the_sign_emoji_as_configured(
 
 
 async def test_the_older_envelope_with_authed_users_is_read_too(
-    http_adapter: SlackAdapter, recorder: Recorder
+    http_adapter: SlackAdapter, recorder: EventRecorder
 ) -> None:
     body = fixture("event_callback.reaction_added.json")
     await post_signed(http_adapter, json.dumps(body), JSON)
@@ -139,7 +139,7 @@ async def test_the_older_envelope_with_authed_users_is_read_too(
 
 
 async def test_a_retried_event_is_acknowledged_at_once_with_the_same_event_id(
-    http_adapter: SlackAdapter, recorder: Recorder
+    http_adapter: SlackAdapter, recorder: EventRecorder
 ) -> None:
     body = json.dumps(reaction_event("reaction_added", reaction="writing_hand", event_id="EvRETRY"))
     first = await post_signed(http_adapter, body, JSON)
@@ -154,7 +154,7 @@ async def test_a_retried_event_is_acknowledged_at_once_with_the_same_event_id(
 
 
 async def test_a_sign_button_click_becomes_a_private_sign_command(
-    http_adapter: SlackAdapter, recorder: Recorder
+    http_adapter: SlackAdapter, recorder: EventRecorder
 ) -> None:
     click = button_payload("undersign_sign", "3")
     status, _ = await post_signed(http_adapter, form_payload(click), FORM)
@@ -172,7 +172,7 @@ async def test_a_sign_button_click_becomes_a_private_sign_command(
 
 
 async def test_a_withdraw_click_on_an_ephemeral_message_in_an_org_wide_install(
-    fake: FakeSlack, recorder: Recorder
+    fake: FakeSlack, recorder: EventRecorder
 ) -> None:
     adapter = make_adapter(fake, allowed_teams=["T_expected"])
     await adapter.start(recorder)
@@ -191,7 +191,7 @@ async def test_a_withdraw_click_on_an_ephemeral_message_in_an_org_wide_install(
 
 
 async def test_a_workspace_not_allowed_is_refused_privately(
-    fake: FakeSlack, recorder: Recorder
+    fake: FakeSlack, recorder: EventRecorder
 ) -> None:
     adapter = make_adapter(fake, allowed_teams=["T0OTHER"])
     await adapter.start(recorder)
@@ -219,7 +219,7 @@ async def test_url_verification_is_answered(http_adapter: SlackAdapter) -> None:
 
 
 async def test_other_events_and_actions_are_acknowledged_and_ignored(
-    http_adapter: SlackAdapter, recorder: Recorder
+    http_adapter: SlackAdapter, recorder: EventRecorder
 ) -> None:
     foreign = button_payload("button-action", "click_me_123")
     status, _ = await post_signed(http_adapter, form_payload(foreign), FORM)

@@ -11,8 +11,8 @@ from adapters.slack import SlackAdapter
 from bot.config import BotConfig, Config, SlackConfig
 from bot.events import Post, Private, Room, Said, User
 from bot.slack_manifest import manifest
-from tests.slack.conftest import FORM, JSON, Recorder, post_signed, reaction_event, slash_body
-from tests.slack.fake_slack import FakeSlack
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack import FORM, JSON, EventRecorder, post_signed, reaction_event, slash_body
 
 pytestmark = pytest.mark.slack
 
@@ -45,7 +45,7 @@ def test_the_http_manifest_names_the_request_url() -> None:
 async def test_logs_at_info_name_no_user_channel_or_text(
     http_adapter: SlackAdapter,
     fake: FakeSlack,
-    recorder: Recorder,
+    recorder: EventRecorder,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO)
@@ -84,5 +84,5 @@ async def test_start_refuses_without_the_secret_its_mode_needs(
         bot_token="xoxb-x",
     )
     with pytest.raises(RuntimeError, match=missing):
-        await adapter.start(Recorder())
+        await adapter.start(EventRecorder())
     assert fake.calls == []

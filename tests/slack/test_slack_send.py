@@ -26,8 +26,8 @@ from bot.events import (
     Strong,
     User,
 )
-from tests.slack.conftest import Recorder, make_adapter
-from tests.slack.fake_slack import FakeSlack
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack import EventRecorder, make_adapter
 
 pytestmark = pytest.mark.slack
 
@@ -131,7 +131,7 @@ async def test_private_replies_are_ephemeral_in_the_room_where_the_user_acted(
 
 async def test_private_replies_are_dms_when_configured(fake: FakeSlack) -> None:
     adapter = make_adapter(fake, private_replies="dm")
-    await adapter.start(Recorder())
+    await adapter.start(EventRecorder())
     try:
         await adapter.send(Private(ALICE, ("You signed",), context=ROOM))
         await adapter.send(Private(ALICE, ("Still signed",), context=ROOM))
@@ -163,7 +163,7 @@ async def test_with_dm_replies_an_export_is_uploaded_as_a_csv_file_to_a_dm(
 ) -> None:
     csv = b"signer,signed at\nU0BOB00001,2026-01-01T10:00:00Z\n"
     adapter = make_adapter(fake, private_replies="dm")
-    await adapter.start(Recorder())
+    await adapter.start(EventRecorder())
     try:
         await adapter.send(Private(ALICE, ("Export of L1",), context=ROOM,
                                    attachment=Attachment("L1.csv", csv), sensitive=True))
@@ -206,7 +206,7 @@ async def test_a_fan_out_of_private_messages_is_paced_under_the_limit(fake: Fake
     """40 DMs against conversations.open limited to 20/s with a burst of 5: no 429 at all,
     and done close to the minimum time, (40 - 5) / 20 = 1.75 s."""
     limit = Limit(20, 5)
-    from tests.slack.fake_slack import Bucket
+    from tests.support.fake_slack import Bucket
 
     fake.limits["conversations.open"] = Bucket(limit.rate, limit.burst + 1)
     adapter = make_adapter(
@@ -214,7 +214,7 @@ async def test_a_fan_out_of_private_messages_is_paced_under_the_limit(fake: Fake
         limits={"conversations.open": limit, "chat.postMessage": Limit(200, 50)},
         private_replies="dm",
     )
-    await adapter.start(Recorder())
+    await adapter.start(EventRecorder())
     try:
         users = [User("slack", f"U{n:09d}") for n in range(40)]
         started = time.monotonic()
@@ -231,7 +231,7 @@ async def test_a_burst_of_edits_to_one_announcement_sends_fewer_updates_ending_w
     fake: FakeSlack,
 ) -> None:
     adapter = make_adapter(fake, limits={"chat.update": Limit(5, 1)})
-    await adapter.start(Recorder())
+    await adapter.start(EventRecorder())
     try:
         edits = [Edit(ROOM, "1700000000.000042", (f"{n} signers",), announces=3)
                  for n in range(1, 21)]

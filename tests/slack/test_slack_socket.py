@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,26 +10,26 @@ import pytest
 
 from adapters.slack import SlackAdapter
 from bot.events import Command, Reaction
-from tests.slack.conftest import Recorder, button_payload, fixture, make_adapter, reaction_event
-from tests.slack.fake_slack import FakeSlack
+from tests.support.fake_slack import FakeSlack
+from tests.support.slack import (
+    EventRecorder,
+    button_payload,
+    fixture,
+    make_adapter,
+    reaction_event,
+    slash_envelope,
+)
 
 pytestmark = pytest.mark.slack
 
 
 @pytest.fixture
-async def socket_adapter(fake: FakeSlack, recorder: Recorder) -> AsyncIterator[SlackAdapter]:
+async def socket_adapter(fake: FakeSlack, recorder: EventRecorder) -> AsyncIterator[SlackAdapter]:
     adapter = make_adapter(fake, mode="socket")
     await adapter.start(recorder)
     await fake.wait_connected()
     yield adapter
     await adapter.stop()
-
-
-def slash_envelope(text: str, trigger: str = "111.222.xxx") -> dict[str, Any]:
-    envelope = copy.deepcopy(fixture("socket_mode.slash_commands.envelope.json"))
-    envelope["envelope_id"] = str(uuid.uuid4())
-    envelope["payload"].update(command="/undersign", text=text, trigger_id=trigger)
-    return dict(envelope)
 
 
 def events_envelope(payload: dict[str, Any], retry: int = 0) -> dict[str, Any]:
@@ -54,7 +53,7 @@ def interactive_envelope(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_a_slash_command_envelope_is_acked_and_handled(
-    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: EventRecorder
 ) -> None:
     envelope = slash_envelope("status L2")
     ack = await fake.push(envelope)
@@ -71,7 +70,7 @@ async def test_a_slash_command_envelope_is_acked_and_handled(
 
 
 async def test_a_reaction_envelope_is_acked_and_handled(
-    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: EventRecorder
 ) -> None:
     envelope = events_envelope(reaction_event("reaction_added", reaction="writing_hand"))
     ack = await fake.push(envelope)
@@ -82,7 +81,7 @@ async def test_a_reaction_envelope_is_acked_and_handled(
 
 
 async def test_a_button_envelope_is_acked_and_handled(
-    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: EventRecorder
 ) -> None:
     envelope = interactive_envelope(button_payload("undersign_sign", "5"))
     ack = await fake.push(envelope)
@@ -93,7 +92,7 @@ async def test_a_button_envelope_is_acked_and_handled(
 
 
 async def test_a_redelivered_event_keeps_its_event_id(
-    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: EventRecorder
 ) -> None:
     payload = reaction_event("reaction_removed", reaction="writing_hand", event_id="EvSAME")
     await fake.push(events_envelope(payload))
@@ -104,7 +103,7 @@ async def test_a_redelivered_event_keeps_its_event_id(
 
 
 async def test_unknown_envelopes_are_acked_and_ignored(
-    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: EventRecorder
 ) -> None:
     for name in (
         "socket_mode.events_api.retry.envelope.json",
@@ -118,7 +117,7 @@ async def test_unknown_envelopes_are_acked_and_ignored(
 
 
 async def test_after_a_disconnect_message_it_reconnects_and_handles_the_next_envelope(
-    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: EventRecorder
 ) -> None:
     await fake.send_disconnect()
     await fake.wait_connected(count=2)
@@ -128,7 +127,7 @@ async def test_after_a_disconnect_message_it_reconnects_and_handles_the_next_env
 
 
 async def test_after_a_dropped_connection_it_reconnects_and_handles_the_next_envelope(
-    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: EventRecorder
 ) -> None:
     await fake.drop()
     await fake.wait_connected(count=2, within=10)
@@ -138,7 +137,7 @@ async def test_after_a_dropped_connection_it_reconnects_and_handles_the_next_env
 
 
 async def test_a_link_that_stops_answering_pings_is_replaced(
-    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: Recorder
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: EventRecorder
 ) -> None:
     fake.mute_pongs = True
     await fake.wait_connected(count=2, within=10)

@@ -1,7 +1,7 @@
 """A fake Slack Web API and Socket Mode server on 127.0.0.1, for driving the adapter offline.
 
 It checks tokens, records every call, answers with the response shapes Slack documents
-(see fixtures/api.*), serves ``apps.connections.open`` with a local ``ws://`` URL, pushes
+(see tests/slack/fixtures/api.*), serves ``apps.connections.open`` with a local ``ws://`` URL, pushes
 Socket Mode envelopes and reads their acks, and can answer 429 with ``Retry-After``.
 """
 

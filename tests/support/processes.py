@@ -1,5 +1,6 @@
-"""The bot as real processes for the fault tests: `python -m bot.cli run` with a config
-file, its output gathered as it comes, ended by SIGKILL or by closing its input."""
+"""The bot as real processes: `python -m bot.cli run` with a config file, its output
+gathered as it comes, ended by SIGKILL or by closing its input; or the console run once on
+piped input. Loopback only: no proxies."""
 
 from __future__ import annotations
 
@@ -8,11 +9,16 @@ import contextlib
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+# What slack_sdk and aiohttp read; slack_sdk hands HTTP(S)_PROXY to aiohttp and ignores NO_PROXY.
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY",
+                   "all_proxy")
 
 
 def free_port() -> int:
@@ -21,12 +27,31 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def without_proxies(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without any ``*_proxy`` variable, for a child process that talks to loopback."""
+    return {k: v for k, v in env.items() if not k.lower().endswith("_proxy")}
+
+
 def environment(**extra: str) -> dict[str, str]:
     """The test's environment (UNDERSIGN_DB_KEY included), no proxies: loopback only."""
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env = without_proxies(os.environ)
     env["PYTHONPATH"] = str(ROOT)
     env.update(extra)
     return env
+
+
+def run_console(folder: Path, lines: list[str], *, key: str | None = None,
+                timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """`undersign run` on the console in ``folder``, fed ``lines``, with ``key`` as its
+    UNDERSIGN_DB_KEY (none if not given)."""
+    env = {k: v for k, v in os.environ.items() if k != "UNDERSIGN_DB_KEY"}
+    if key is not None:
+        env["UNDERSIGN_DB_KEY"] = key
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", "run"], input="\n".join(lines) + "\n", text=True,
+        capture_output=True, cwd=folder, env={**env, "PYTHONPATH": str(Path.cwd())},
+        timeout=timeout,
+    )
 
 
 class BotProcess:

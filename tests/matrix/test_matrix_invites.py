@@ -6,14 +6,7 @@ import pytest
 
 from adapters.matrix import MatrixAdapter
 from bot.config import BotConfig, MatrixConfig
-
-
-class NoState:
-    async def get_state(self, key: str) -> str | None:
-        return None
-
-    async def set_state(self, key: str, value: str) -> None:
-        return None
+from tests.support.state import NoState
 
 
 def adapter(**matrix: object) -> MatrixAdapter:

@@ -1,4 +1,5 @@
-"""A throw-away Synapse on 127.0.0.1 for the Matrix tests: config, start, stop, users."""
+"""A throw-away Synapse on 127.0.0.1 for the Matrix tests and benchmarks: config, start,
+stop, users."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import hmac
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -16,6 +16,8 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.processes import free_port, without_proxies
 
 ROOT = Path(__file__).resolve().parents[2]
 SYNAPSE_PYTHON = ROOT / ".synapse-venv" / "bin" / "python"
@@ -94,12 +96,6 @@ disable_existing_loggers: false
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Account:
     user_id: str
@@ -129,7 +125,7 @@ class Synapse:
         (self.dir / "log.yaml").write_text(LOG_YAML.format(**fields))
 
     def start(self, timeout: float = 60) -> None:
-        env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+        env = without_proxies(os.environ)
         self.proc = subprocess.Popen(
             [
                 str(SYNAPSE_PYTHON),
@@ -231,7 +227,7 @@ class Synapse:
 
 
 @contextlib.contextmanager
-def running(folder: Path) -> Iterator[Synapse]:
+def started_synapse(folder: Path) -> Iterator[Synapse]:
     """A Synapse started in ``folder`` for the length of the block. Missing, the tests
     skip with the reason, except under CI=true, where a missing server is a failure."""
     import pytest

@@ -1,4 +1,4 @@
-"""Real nio clients playing the people who use the bot, and a bot harness around the adapter."""
+"""Real nio clients playing the people who use the bot on the test Synapse."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 from nio import (
@@ -24,7 +24,8 @@ from nio import (
     RoomSendResponse,
     SyncResponse,
 )
-from synapse import Account, Synapse
+
+from tests.support.homeserver import Account, Synapse
 
 Pred = Callable[[dict[str, Any]], bool]
 MEGOLM = {
@@ -32,6 +33,27 @@ MEGOLM = {
     "state_key": "",
     "content": {"algorithm": "m.megolm.v1.aes-sha2"},
 }
+
+
+T = TypeVar("T")
+
+
+async def first_seen(changed: asyncio.Condition, seen: list[T], pred: Callable[[T], bool],
+                     within: float, failure: str) -> T:
+    """The first of ``seen`` that ``pred`` accepts, waiting on ``changed`` (notified as
+    ``seen`` grows) up to ``within`` seconds; else an AssertionError saying ``failure``."""
+    deadline = time.monotonic() + within
+    async with changed:
+        while True:
+            for item in seen:
+                if pred(item):
+                    return item
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(failure)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(left):
+                    await changed.wait()
 
 
 class RateLimited(AssertionError):
@@ -129,18 +151,8 @@ class Person:
             self._changed.notify_all()
 
     async def wait_for(self, pred: Pred, within: float = 10, what: str = "event") -> dict[str, Any]:
-        deadline = time.monotonic() + within
-        async with self._changed:
-            while True:
-                for src in self.events:
-                    if pred(src):
-                        return src
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"{self.id} saw no {what} within {within} s")
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(left):
-                        await self._changed.wait()
+        return await first_seen(self._changed, self.events, pred, within,
+                                f"{self.id} saw no {what} within {within} s")
 
     async def room_with(self, user_id: str, **options: Any) -> str:
         """A new room that ``user_id`` (the bot) was invited to and has joined."""
