@@ -29,6 +29,10 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -87,6 +91,51 @@ def error_code(exc: SlackApiError) -> str:
     if isinstance(data, dict) and data.get("error"):
         return str(data["error"])
     return f"HTTP {getattr(exc.response, 'status_code', '?')}"
+
+
+class KnownIdentity(AsyncAuthorize):
+    """Bolt's authorization answered from the ``auth.test`` made at start: one bot token,
+    one workspace (or org), so no request waits for a lazy ``auth.test`` before its ack."""
+
+    def __init__(self, identity: AuthorizeResult) -> None:
+        self.identity = identity
+
+    async def __call__(
+        self,
+        *,
+        context: AsyncBoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult:
+        return self.identity
+
+
+class WorkspaceGate(AsyncMiddleware):
+    """The one check of ``allowed_teams``, a global middleware in front of every listener.
+    A payload from a workspace not allowed is acknowledged and goes no further: a slash
+    command or click is refused privately, anything else (a reaction in a shared channel)
+    is ignored without a word."""
+
+    def __init__(self, adapter: SlackAdapter) -> None:
+        self.adapter = adapter
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],  # Bolt's name for it
+    ) -> BoltResponse | None:
+        body = req.body
+        if self.adapter.allowed(body):
+            return await next()
+        if self.adapter.answers_people(body):
+            self.adapter.refuse(body)
+        return BoltResponse(status=200, body="")
 
 
 # --- the adapter ------------------------------------------------------------------------
@@ -168,13 +217,9 @@ class SlackAdapter:
         identity = AuthorizeResult.from_auth_test_response(
             bot_token=self._bot_token, auth_test_response=auth
         )
-
-        async def authorize() -> AuthorizeResult:
-            return identity
-
         app = AsyncApp(
             client=self._client,
-            authorize=authorize,
+            authorize=KnownIdentity(identity),
             signing_secret=self._signing_secret,
             request_verification_enabled=http,
             process_before_response=True,
@@ -246,20 +291,7 @@ class SlackAdapter:
         async def ack_only(ack: Callable[[], Awaitable[None]]) -> None:
             await ack()
 
-        async def allowed_teams(
-            body: dict[str, Any], next_: Callable[[], Awaitable[None]]
-        ) -> BoltResponse | None:
-            """A payload from a workspace not in ``allowed_teams`` is acknowledged and goes
-            no further: a slash command or click is refused privately, anything else (a
-            reaction in a shared channel) is ignored without a word."""
-            if self._allowed(body):
-                await next_()
-                return None
-            if self._answers_people(body):
-                self._spawn(self._refuse(body))
-            return BoltResponse(status=200, body="")
-
-        app.middleware(allowed_teams)
+        app.middleware(WorkspaceGate(self))
         app.command(self.config.command)(acking(self._on_command))
         for action_id in tr.ACTIONS:
             app.action(action_id)(acking(self._on_click))
@@ -281,11 +313,12 @@ class SlackAdapter:
         except Exception as exc:  # the core's fault or ours: never the user's to see as silence
             log.error("Slack event failed: %s", fault(exc), exc_info=trace(exc))
 
-    def _allowed(self, body: Mapping[str, Any]) -> bool:
+    def allowed(self, body: Mapping[str, Any]) -> bool:
+        """Whether the payload's workspace (or org) is in ``allowed_teams`` (or it is empty)."""
         allowed = self.config.allowed_teams
         return not allowed or tr.team_of(body) in allowed or tr.enterprise_of(body) in allowed
 
-    def _answers_people(self, body: Mapping[str, Any]) -> bool:
+    def answers_people(self, body: Mapping[str, Any]) -> bool:
         """Whether a payload is one the bot answers: its slash command or a click on its
         buttons (as Bolt matches them: the first action). Reactions and anything else are
         not."""
@@ -299,6 +332,10 @@ class SlackAdapter:
     async def _dispatch(self, event: Event | None) -> None:
         if event is not None and self._handle is not None:
             await self._handle(event)
+
+    def refuse(self, body: Mapping[str, Any]) -> None:
+        """Tell the person privately, after the ack, that this workspace is not enabled."""
+        self._spawn(self._refuse(body))
 
     async def _refuse(self, body: Mapping[str, Any]) -> None:
         channel, user = tr.channel_of(body), tr.user_of(body)
