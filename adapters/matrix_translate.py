@@ -92,12 +92,13 @@ def edit_content(message_ref: str, plain: str, rich: str) -> dict[str, Any]:
 # --- translation: one small function per event type -------------------------------------
 
 
-def _map(value: Any) -> Mapping[str, Any]:
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """A field of an event as a mapping, or an empty one when it is anything else."""
     return value if isinstance(value, Mapping) else {}
 
 
 def _relation(content: Mapping[str, Any]) -> Mapping[str, Any]:
-    return _map(content.get("m.relates_to"))
+    return as_mapping(content.get("m.relates_to"))
 
 
 def is_edit(content: Mapping[str, Any]) -> bool:
@@ -121,7 +122,7 @@ Translator = Callable[[Receiver, str, dict[str, Any], User], Event | None]
 
 
 def _message(adapter: Receiver, room_id: str, src: dict[str, Any], user: User) -> Event | None:
-    content = _map(src.get("content"))
+    content = as_mapping(src.get("content"))
     body = content.get("body")
     if content.get("msgtype") != "m.text" or not isinstance(body, str) or is_edit(content):
         return None
@@ -145,7 +146,7 @@ def _message(adapter: Receiver, room_id: str, src: dict[str, Any], user: User) -
 def _reaction(
     adapter: Receiver, room_id: str, src: dict[str, Any], user: User
 ) -> Event | None:
-    rel = _relation(_map(src.get("content")))
+    rel = _relation(as_mapping(src.get("content")))
     target, key = rel.get("event_id"), rel.get("key")
     if (
         rel.get("rel_type") != "m.annotation"
@@ -168,7 +169,7 @@ def _redaction(
     adapter: Receiver, room_id: str, src: dict[str, Any], user: User
 ) -> Event | None:
     # Room versions 1-10 put `redacts` at the top level, v11 in content; servers send both.
-    redacts = src.get("redacts") or _map(src.get("content")).get("redacts")
+    redacts = src.get("redacts") or as_mapping(src.get("content")).get("redacts")
     if not isinstance(redacts, str):
         return None
     return Reaction(

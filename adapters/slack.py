@@ -4,6 +4,10 @@ Every request is acknowledged at once (``process_before_response=True`` removes 
 10 ms ack polling); the work runs afterwards in a task kept in ``self._tasks``. Redeliveries
 keep their ``event_id`` (or ``trigger_id``), which the core de-duplicates on.
 
+``allowed_teams`` is one global Bolt middleware in front of every listener. Bolt is told
+who the bot is through ``authorize=``, answered from the one ``auth.test`` made at start,
+so no request waits for a lazy ``auth.test`` before its ack.
+
 Logs name Web API methods and error codes, never user ids, titles or texts.
 """
 
@@ -24,9 +28,12 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
-from slack_bolt.middleware.authorization.async_single_team_authorization import (
-    AsyncSingleTeamAuthorization,
-)
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.authorization.async_authorize import AsyncAuthorize
+from slack_bolt.context.async_context import AsyncBoltContext
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -84,6 +91,51 @@ def error_code(exc: SlackApiError) -> str:
     if isinstance(data, dict) and data.get("error"):
         return str(data["error"])
     return f"HTTP {getattr(exc.response, 'status_code', '?')}"
+
+
+class KnownIdentity(AsyncAuthorize):
+    """Bolt's authorization answered from the ``auth.test`` made at start: one bot token,
+    one workspace (or org), so no request waits for a lazy ``auth.test`` before its ack."""
+
+    def __init__(self, identity: AuthorizeResult) -> None:
+        self.identity = identity
+
+    async def __call__(
+        self,
+        *,
+        context: AsyncBoltContext,
+        enterprise_id: str | None,
+        team_id: str | None,
+        user_id: str | None,
+        actor_enterprise_id: str | None = None,
+        actor_team_id: str | None = None,
+        actor_user_id: str | None = None,
+    ) -> AuthorizeResult:
+        return self.identity
+
+
+class WorkspaceGate(AsyncMiddleware):
+    """The one check of ``allowed_teams``, a global middleware in front of every listener.
+    A payload from a workspace not allowed is acknowledged and goes no further: a slash
+    command or click is refused privately, anything else (a reaction in a shared channel)
+    is ignored without a word."""
+
+    def __init__(self, adapter: SlackAdapter) -> None:
+        self.adapter = adapter
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],  # Bolt's name for it
+    ) -> BoltResponse | None:
+        body = req.body
+        if self.adapter.allowed(body):
+            return await next()
+        if self.adapter.answers_people(body):
+            self.adapter.refuse(body)
+        return BoltResponse(status=200, body="")
 
 
 # --- the adapter ------------------------------------------------------------------------
@@ -160,19 +212,20 @@ class SlackAdapter:
                 AsyncServerErrorRetryHandler(max_retry_count=2),
             ],
         )
+        auth = await self._client.auth_test()  # fails loudly on a bad token, before serving
+        self.bot_user_id = auth.get("user_id")
+        identity = AuthorizeResult.from_auth_test_response(
+            bot_token=self._bot_token, auth_test_response=auth
+        )
         app = AsyncApp(
             client=self._client,
+            authorize=KnownIdentity(identity),
             signing_secret=self._signing_secret,
             request_verification_enabled=http,
             process_before_response=True,
             logger=sdk_log,
             name=sdk_log.name,  # Bolt makes a logger of this name, with sdk_log's level
         )
-        auth = await self._client.auth_test()  # fails loudly on a bad token, before serving
-        self.bot_user_id = auth.get("user_id")
-        for middleware in app._async_middleware_list:
-            if isinstance(middleware, AsyncSingleTeamAuthorization):
-                middleware.auth_test_result = auth  # spares a lazy auth.test before the first ack
         self._register(app)
         self._app = app
         if http:
@@ -238,6 +291,7 @@ class SlackAdapter:
         async def ack_only(ack: Callable[[], Awaitable[None]]) -> None:
             await ack()
 
+        app.middleware(WorkspaceGate(self))
         app.command(self.config.command)(acking(self._on_command))
         for action_id in tr.ACTIONS:
             app.action(action_id)(acking(self._on_click))
@@ -259,13 +313,29 @@ class SlackAdapter:
         except Exception as exc:  # the core's fault or ours: never the user's to see as silence
             log.error("Slack event failed: %s", fault(exc), exc_info=trace(exc))
 
-    def _allowed(self, body: Mapping[str, Any]) -> bool:
+    def allowed(self, body: Mapping[str, Any]) -> bool:
+        """Whether the payload's workspace (or org) is in ``allowed_teams`` (or it is empty)."""
         allowed = self.config.allowed_teams
         return not allowed or tr.team_of(body) in allowed or tr.enterprise_of(body) in allowed
+
+    def answers_people(self, body: Mapping[str, Any]) -> bool:
+        """Whether a payload is one the bot answers: its slash command or a click on its
+        buttons (as Bolt matches them: the first action). Reactions and anything else are
+        not."""
+        if body.get("command") == self.config.command:
+            return True
+        actions = body.get("actions") if body.get("type") == "block_actions" else None
+        first = actions[0] if isinstance(actions, list) and actions else None
+        return isinstance(first, Mapping) and first.get("action_id") in tr.ACTIONS
+
 
     async def _dispatch(self, event: Event | None) -> None:
         if event is not None and self._handle is not None:
             await self._handle(event)
+
+    def refuse(self, body: Mapping[str, Any]) -> None:
+        """Tell the person privately, after the ack, that this workspace is not enabled."""
+        self._spawn(self._refuse(body))
 
     async def _refuse(self, body: Mapping[str, Any]) -> None:
         channel, user = tr.channel_of(body), tr.user_of(body)
@@ -279,23 +349,17 @@ class SlackAdapter:
             )
 
     async def _on_command(self, body: dict[str, Any]) -> None:
-        if not self._allowed(body):
-            return await self._refuse(body)
         user = tr.user_of(body)
         self._remember_response_url(body)
         await self._dispatch(tr.slash_command(body, await self.timezone(user) if user else None))
 
     async def _on_click(self, body: dict[str, Any]) -> None:
-        if not self._allowed(body):
-            return await self._refuse(body)
         user = tr.user_of(body)
         self._remember_response_url(body)
         await self._dispatch(tr.button_click(body, await self.timezone(user) if user else None))
 
     async def _on_reaction(self, body: dict[str, Any]) -> None:
-        # Reactions from other workspaces (a shared channel) are ignored without a word.
-        if self._allowed(body):
-            await self._dispatch(tr.reaction(body, self.bot.sign_emoji))
+        await self._dispatch(tr.reaction(body, self.bot.sign_emoji))
 
     def _remember_response_url(self, body: Mapping[str, Any]) -> None:
         """Keep the payload's response_url for the replies to this action, keyed by where

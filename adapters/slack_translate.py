@@ -1,7 +1,7 @@
 """Slack payloads to neutral events and neutral replies to Slack text, with no I/O.
 
 Kept apart from ``adapters/slack.py`` so that it imports neither slack_bolt nor aiohttp:
-the tests of escaping and parsing need no server, and ``bot/slack_manifest.py`` stays light.
+the tests of escaping and parsing need no server, and ``adapters/slack_manifest.py`` stays light.
 """
 
 from __future__ import annotations

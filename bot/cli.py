@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.file}: ok")
         return 0
     if args.cmd == "slack-manifest":
-        from bot.slack_manifest import manifest
+        from adapters.slack_manifest import manifest
 
         print(manifest(_load(args.config, check_secrets=False)))
         return 0

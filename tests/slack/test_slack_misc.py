@@ -8,9 +8,9 @@ import logging
 import pytest
 
 from adapters.slack import SlackAdapter
+from adapters.slack_manifest import manifest
 from bot.config import BotConfig, Config, SlackConfig
 from bot.events import Post, Private, Room, Said, User
-from bot.slack_manifest import manifest
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack import FORM, JSON, EventRecorder, post_signed, reaction_event, slash_body
 

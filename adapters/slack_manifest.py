@@ -1,6 +1,7 @@
 """The Slack app manifest for ``undersign slack-manifest``: paste it when creating the app.
 
-Imports neither slack_bolt nor the adapter, so the command works without the slack extra.
+Imports neither slack_bolt nor the adapter, so the command works without the slack extra;
+it lives beside the Slack adapter because it is Slack-only.
 """
 
 from __future__ import annotations
