@@ -27,9 +27,16 @@ from bot.events import (
     User,
     plain,
 )
+from bot.platform import PlatformWords, console_words
 
 ROOM = Room("console", "general")
 PREFIX = "/undersign"
+
+
+def words() -> PlatformWords:
+    """The console's words for the commands (bot.platform)."""
+    return console_words(PREFIX)
+
 _LINE = re.compile(r"^\s*([\w.\-]{1,32})>\s?(.*)$", re.DOTALL)
 _REACT = re.compile(r"^:(react|unreact)\s+#?(\d{1,9})\s+(\S+)\s*$")
 

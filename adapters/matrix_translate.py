@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
@@ -24,6 +25,7 @@ from bot.events import (
     Strong,
     User,
 )
+from bot.platform import PlatformWords
 
 log = logging.getLogger("undersign.matrix")
 
@@ -206,3 +208,27 @@ def translate(adapter: Receiver, room_id: str, src: Any) -> Event | None:
     except Exception as exc:
         log.warning("ignored a malformed event (%s)", type(exc).__name__)
         return None
+
+
+# --- what Matrix tells the commands about itself ----------------------------------------
+
+
+def words(config: MatrixConfig) -> PlatformWords:
+    """Matrix's words for the commands (bot.platform)."""
+    return PlatformWords(
+        name="matrix",
+        prefix=config.prefix,
+        sign_privately="send me {cmd} in a direct message",
+        say_privately="send me {cmd} in a direct message",
+        user_form=re.compile(r"^(@[^:\s]{1,255}:[A-Za-z0-9.\-:\[\]]{1,255})$"),
+        privacy=(
+            "On Matrix: reactions are visible to the room and to the servers even in "
+            "encrypted rooms, and a command typed in a room is read by the room, so both sign "
+            "only public letters. Private replies go to a direct room with you, encrypted "
+            "where the bot has end-to-end encryption. Homeserver admins can see who talks to "
+            "the bot and when."
+        ),
+        safest="Safest way to sign: {prefix} sign L<n> in a direct message with me.",
+        signers_caution=("Each signer gets a direct message: the platform's admins can see "
+                         "whom the bot writes to, though not what on an encrypted Matrix room."),
+    )

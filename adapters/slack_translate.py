@@ -10,7 +10,10 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bot.config import Config
+from bot.emoji import emoji_key
 from bot.events import Command, Link, Person, Reaction, Rich, Room, Said, Strong, User
+from bot.platform import PlatformWords
 
 PLATFORM = "slack"
 SIGN_ACTION = "undersign_sign"
@@ -58,11 +61,6 @@ EMOJI: Mapping[str, str] = {
 }
 
 _SKIN_TONE = re.compile(r"::skin-tone-\d$")
-_VARIATION = "\ufe0f"
-
-
-def _bare(char: str) -> str:
-    return char.replace(_VARIATION, "")
 
 
 def reaction_emoji(short_name: str, sign_emoji: str) -> str:
@@ -74,7 +72,8 @@ def reaction_emoji(short_name: str, sign_emoji: str) -> str:
     """
     name = _SKIN_TONE.sub("", short_name)
     char = EMOJI.get(name)
-    if sign_emoji.strip(":") == name or (char is not None and _bare(char) == _bare(sign_emoji)):
+    signs = char is not None and emoji_key(char) == emoji_key(sign_emoji)
+    if sign_emoji.strip(":") == name or signs:
         return sign_emoji
     return char if char is not None else f":{name}:"
 
@@ -83,7 +82,7 @@ def sign_short_name(sign_emoji: str) -> str | None:
     """The Slack short name of the configured sign emoji, where the table knows it."""
     if sign_emoji.startswith(":") and sign_emoji.endswith(":"):
         return sign_emoji.strip(":")
-    return next((n for n, c in EMOJI.items() if _bare(c) == _bare(sign_emoji)), None)
+    return next((n for n, c in EMOJI.items() if emoji_key(c) == emoji_key(sign_emoji)), None)
 
 
 # --- neutral -> Slack -------------------------------------------------------------------
@@ -327,4 +326,27 @@ def reaction(body: Payload, sign_emoji: str) -> Reaction | None:
         message_ref=ts,
         emoji=reaction_emoji(name, sign_emoji),
         added=added,
+    )
+
+
+# --- what Slack tells the commands about itself -----------------------------------------
+
+
+def words(config: Config) -> PlatformWords:
+    """Slack's words for the commands (bot.platform)."""
+    dm = (" unless this bot is set to use direct messages"
+          if config.slack.private_replies == "ephemeral" else "; this bot uses direct messages")
+    return PlatformWords(
+        name=PLATFORM,
+        prefix=config.slack.command,
+        sign_privately="press Sign below, or type {cmd} (nobody else sees either)",
+        say_privately="send me {cmd} in a direct message",
+        user_form=re.compile(r"^<?@?([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>?$"),
+        privacy=(
+            "On Slack: everyone in a channel can see who reacted, so reactions sign only "
+            "public letters. The Sign button and the {prefix} command are seen by nobody "
+            f"else. Private replies are ephemeral (Slack does not keep them){dm}. Workspace "
+            "owners on some plans can export direct messages."
+        ),
+        safest="Safest way to sign: the Sign button or {prefix} sign L<n>, never a reaction.",
     )

@@ -16,12 +16,15 @@ import signal
 from collections.abc import Callable
 from datetime import datetime
 
+import commands
+from adapters import console, matrix_translate, slack_translate
 from adapters.base import Adapter
 from bot.config import Config
 from bot.core import Core, utc_now
 from bot.events import Command, Event, Post, Private, Reaction, Reply
 from bot.keys import DatabaseLock, open_store
 from bot.logsafe import fault, trace
+from bot.platform import PlatformWords
 from bot.scheduler import Scheduler
 from bot.store import Store, storage_fault
 
@@ -31,6 +34,14 @@ STORAGE_FAULT_ANSWER = (
     "I cannot save anything right now: my database is read-only or full. Nothing was "
     "changed, so please try again later. Reading still works: status, list, help, privacy."
 )
+
+
+def platforms(config: Config) -> dict[str, PlatformWords]:
+    """Every platform's words, whichever adapters run: one letter is announced on several,
+    so its announcement is written for each (the adapter modules named here import no
+    platform library)."""
+    return {"console": console.words(), "slack": slack_translate.words(config),
+            "matrix": matrix_translate.words(config.matrix)}
 
 
 class App:
@@ -71,7 +82,8 @@ class App:
         except BaseException:
             self._lock.release()
             raise
-        self._core = Core(self.config, self._store, self.clock)
+        self._core = Core(self.config, self._store, commands.registry(), platforms(self.config),
+                          self.clock)
         self._scheduler = Scheduler(self.config, self._store, self.handle, self.clock)
 
     def add_adapter(self, adapter: Adapter) -> None:

@@ -1,34 +1,33 @@
 """The core: a neutral event in, replies out, with the store changed in one transaction.
 
-Nothing here awaits a network call. Each event's id is recorded in the same transaction
-as the change it causes, so a redelivered event changes nothing and says nothing. A
-refused command's transaction is rolled back whole and its event recorded on its own
-(refusals are rare; a savepoint on every command cost two round trips to SQLite), and it
-is answered privately with its usage.
+Nothing here awaits a network call, and nothing here knows a command or a platform: the
+composition root (bot.app) hands the core its registry of commands (bot.registry) and the
+words of each platform (bot.platform). Each event's id is recorded in the same
+transaction as the change it causes, so a redelivered event changes nothing and says
+nothing. A refused command's transaction is rolled back whole and its event recorded on
+its own (refusals are rare; a savepoint on every command cost two round trips to
+SQLite), and it is answered privately with its usage.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import commands.help
-import commands.letters
-import commands.privacy
-import commands.schedule
-import commands.signing
 from bot.config import Config
-from bot.events import Command, Due, Event, Private, Reaction, Reply, Room, Said, User
+from bot.context import SYSTEM, Context, RoomContext
+from bot.events import Command, Due, Event, Private, Reaction, Reply, Room, Said
 from bot.limits import RateLimits
+from bot.model import Letter, Scheduled
+from bot.platform import PlatformWords
+from bot.registry import AnySpec, LetterSpec, PlainSpec, Registry, ReminderSpec, Role
 from bot.store import Store, storage_fault
+from bot.syntax import Token, UsageError, letter_id, reminder_id, shorten, tokenize
+from bot.timeparse import TimeError
 from bot.tx import Tx
-from commands import render
-from commands.base import REGISTRY, Context
-from commands.parser import Token, UsageError, letter_id, reminder_id, shorten, tokenize
 
-SYSTEM = User("undersign", "scheduler")
 log = logging.getLogger("undersign.core")
 
 
@@ -38,6 +37,8 @@ def utc_now() -> datetime:
 
 @dataclass
 class Outcome:
+    """What one event produced: replies to send after the transaction committed."""
+
     replies: list[Reply] = field(default_factory=list)
     erased: bool = False
     timers_changed: bool = False  # reviews, reminders or deadlines changed: re-arm the jobs
@@ -52,16 +53,30 @@ class Refused(Exception):
 
 
 class Core:
-    def __init__(self, config: Config, store: Store,
+    def __init__(self, config: Config, store: Store, registry: Registry,
+                 platforms: Mapping[str, PlatformWords],
                  clock: Callable[[], datetime] = utc_now) -> None:
         self.config = config
         self.store = store
+        self.registry = registry
+        self.platforms = platforms
         self.clock = clock
         self.limits = RateLimits(config.bot)
 
-    def _context(self, tx: Tx, user: User, room: Room | None, tz: str | None = None) -> Context:
-        return Context(tx=tx, config=self.config, now=self.clock(), user=user, room=room,
-                       tz=tz or self.config.bot.timezone)
+    def _room_context(self, tx: Tx, event: Command | Reaction) -> RoomContext:
+        ctx = RoomContext(tx=tx, config=self.config, now=self.clock(), user=event.user,
+                          room=event.room, tz=self.config.bot.timezone,
+                          platforms=self.platforms, commands=self.registry.commands)
+        if isinstance(event, Command):
+            ctx.tz = event.tz or ctx.tz
+            ctx.seen_by_room = event.seen_by_room
+            ctx.message_ref = event.message_ref
+        return ctx
+
+    def _system_context(self, tx: Tx) -> Context:
+        return Context(tx=tx, config=self.config, now=self.clock(), user=SYSTEM, room=None,
+                       tz=self.config.bot.timezone, platforms=self.platforms,
+                       commands=self.registry.commands)
 
     async def dispatch(self, event: Event) -> Outcome:
         try:
@@ -73,19 +88,16 @@ class Core:
             log.warning("the database refuses writes (%s); a read is answered without "
                         "recording its event", type(exc).__name__)
         async with self.store.reading() as tx:
-            ctx = self._context(tx, event.user, event.room, event.tz)
-            ctx.seen_by_room = event.seen_by_room
-            ctx.message_ref = event.message_ref
+            ctx = self._room_context(tx, event)
             try:
                 await self._command(ctx, event.text)
             except Refused as refused:
                 return Outcome([refused.reply])
             return Outcome(ctx.replies)
 
-    @staticmethod
-    def _reads_only(text: str) -> bool:
+    def _reads_only(self, text: str) -> bool:
         words = text.split(maxsplit=1) or ["help"]
-        spec = REGISTRY.get(words[0].lower())
+        spec = self.registry.get(words[0].lower())
         return spec is not None and spec.reads_only
 
     async def _dispatch(self, event: Event) -> Outcome:
@@ -105,50 +117,60 @@ class Core:
         async with self.store.transaction(write_first=True) as tx:
             if not await tx.first_sighting(event.event_id, self.clock()):
                 return Outcome()
+            ctx: Context
             if isinstance(event, Command):
-                ctx = self._context(tx, event.user, event.room, event.tz)
-                ctx.seen_by_room = event.seen_by_room
-                ctx.message_ref = event.message_ref
+                ctx = self._room_context(tx, event)
                 await self._command(ctx, event.text)
             elif isinstance(event, Reaction):
-                ctx = self._context(tx, event.user, event.room)
-                await commands.signing.react(ctx, event)
+                ctx = self._room_context(tx, event)
+                for react in self.registry.reactions:
+                    await react(ctx, event)
             else:
-                ctx = self._context(tx, SYSTEM, None)
+                ctx = self._system_context(tx)
                 await self._due(ctx, event)
             return Outcome(ctx.replies, ctx.erased, tx.timers_changed)
 
-    async def _command(self, ctx: Context, text: str) -> None:
-        spec = None
+    async def _command(self, ctx: RoomContext, text: str) -> None:
+        spec: AnySpec | None = None
         try:
             words = text.split(maxsplit=1) or ["help"]
-            spec = REGISTRY.get(words[0].lower())
+            spec = self.registry.get(words[0].lower())
             if spec is None:
                 raise UsageError(f"I don't know '{shorten(words[0])}'.")
             args = tokenize(words[1] if len(words) > 1 else "")
-            if spec.not_in_direct is not None and ctx.room is not None and ctx.room.direct:
+            if spec.not_in_direct is not None and ctx.room.direct:
                 raise UsageError(spec.not_in_direct)
-            if spec.takes_letter and (args or not spec.letter_optional):
-                await self._resolve_letter(ctx, args[0] if args else None, spec.role)
-                args = args[1:]
-            elif spec.takes_reminder:
-                await self._resolve_reminder(ctx, args[0] if args else None, spec.role)
-                args = args[1:]
-            problem = self.limits.problem(ctx.user.key, spec.name, ctx.now)
+            problem = self.limits.problem(ctx.user.key, spec.name, spec.limit, ctx.now)
             if problem is not None:
                 raise UsageError(problem)
-            await spec.run(ctx, args)
-            self.limits.note(ctx.user.key, spec.name, ctx.now)
-        except UsageError as err:
-            prefix = render.prefix(self.config, ctx.user.platform)
+            await self._run(ctx, spec, args)
+            self.limits.note(ctx.user.key, spec.limit, ctx.now)
+        except (UsageError, TimeError) as err:
+            # A time that cannot be read is a usage error like any other (said once, here).
+            problem = err.problem if isinstance(err, UsageError) else str(err)
+            prefix = ctx.words().prefix
             usage = (
                 f"Usage: {prefix} {spec.usage}" if spec is not None
                 else f"Type {prefix} help for the list of commands."
             )
             # A problem may quote what the user typed: it is rendered as user text.
-            raise Refused(Private(ctx.user, (Said(err.problem), f"\n{usage}"), ctx.room)) from None
+            raise Refused(Private(ctx.user, (Said(problem), f"\n{usage}"), ctx.room)) from None
 
-    async def _resolve_letter(self, ctx: Context, token: Token | None, role: str) -> None:
+    async def _run(self, ctx: RoomContext, spec: AnySpec, args: list[Token]) -> None:
+        """Resolve what the command declares it takes, check its role, and run it."""
+        if isinstance(spec, PlainSpec) and spec.run is not None:
+            await spec.run(ctx, args)
+        elif isinstance(spec, LetterSpec) and spec.run is not None:
+            letter = None
+            if args or not spec.optional:
+                letter = await self._letter(ctx, args[0] if args else None, spec.role)
+                args = args[1:]
+            await spec.run(ctx, letter, args)
+        elif isinstance(spec, ReminderSpec) and spec.run is not None:
+            reminder = await self._reminder(ctx, args[0] if args else None, spec.role)
+            await spec.run(ctx, reminder, args[1:])
+
+    async def _letter(self, ctx: RoomContext, token: Token | None, role: Role) -> Letter:
         number = letter_id(token)
         unknown = f"There is no letter L{number}."
         letter = await ctx.tx.letter(number)
@@ -156,19 +178,20 @@ class Core:
             raise UsageError(unknown)
         ctx.letter = letter
         await self._authorize(ctx, letter.id, role, unknown)
+        return letter
 
-    async def _resolve_reminder(self, ctx: Context, token: Token | None, role: str) -> None:
+    async def _reminder(self, ctx: RoomContext, token: Token | None, role: Role) -> Scheduled:
         """An R<n> argument: its letter decides who may act on it."""
         number = reminder_id(token)
         unknown = f"There is no review or reminder R{number}."
         reminder = await ctx.tx.schedule(number)
         if reminder is None:
             raise UsageError(unknown)
-        ctx.reminder = reminder
         await self._authorize(ctx, reminder.letter_id, role, unknown)
+        return reminder
 
     @staticmethod
-    async def _authorize(ctx: Context, letter_id: int, role: str, unknown: str) -> None:
+    async def _authorize(ctx: RoomContext, letter_id: int, role: Role, unknown: str) -> None:
         """The one place where a command's declared role is enforced. (Commands open to
         anyone do not pay for the look-up; those that care ask ``ctx.organizes()``.)
 
@@ -186,35 +209,19 @@ class Core:
             raise UsageError(f"Only the organizers of L{letter_id} can do that.")
 
     async def _due(self, ctx: Context, event: Due) -> None:
-        """The scheduler's events: ``refresh-counts``, ``schedule:<id>``, ``deadline:<id>``."""
-        kind, _, number = event.what.partition(":")
-        if kind == "refresh-counts":
-            await self._refresh_counts(ctx)
-        elif kind == "schedule" and number.isdigit():
-            await commands.schedule.fire(ctx, int(number))
-        elif kind == "deadline" and number.isdigit():
-            await commands.schedule.deadline(ctx, int(number))
-
-    async def _refresh_counts(self, ctx: Context) -> None:
-        """Bring the public count of letters that are not public up to date, on a timer,
-        so that the moment somebody signed cannot be read from it. The shown count is
-        kept up to date silently; an announcement is edited only when its text changes
-        (not while it reads "fewer than 3", however many of the first two have signed).
-        Letters signed since the last refresh get their rows rewritten in index order."""
-        if await ctx.tx.reorder_signatures():
-            ctx.erased = True  # fold the WAL: its frames hold the rows as first written
-        for letter, live in await ctx.tx.stale_public_counts():
-            await ctx.tx.set_shown_count(letter.id, live)
-            await ctx.update_announcements(letter, before=letter)
+        """The scheduler's events, each to the handler declared for its kind."""
+        handler = self.registry.dues.get(event.kind)
+        if handler is not None:
+            await handler(ctx, event.target)
 
     async def refresh_counts(self) -> list[Reply]:
+        """The count refresh, run now (tests and benchmarks; the scheduler sends a Due)."""
         async with self.store.transaction() as tx:
-            ctx = self._context(tx, SYSTEM, None)
-            await self._refresh_counts(ctx)
+            ctx = self._system_context(tx)
+            await self._due(ctx, Due("", "refresh-counts"))
             return ctx.replies
 
     async def announced(self, letter_id: int, room: Room, message_ref: str) -> None:
         """The adapter posted an announcement: remember where, to edit it in place later."""
         async with self.store.transaction() as tx:
             await tx.set_announcement_ref(letter_id, room.unthreaded(), message_ref)
-

@@ -7,8 +7,8 @@ of each reply's platform. Nothing here knows a platform.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TypeAlias
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
 
 Platform: TypeAlias = str  # "console", "slack", "matrix"
 
@@ -88,12 +88,18 @@ class Reaction:
     reaction_ref: str | None = None
 
 
+DueKind: TypeAlias = Literal["refresh-counts", "schedule", "deadline"]
+
+
 @dataclass(frozen=True)
 class Due:
-    """The scheduler's tick: something stored is due now (``what`` names the job)."""
+    """The scheduler's tick: something stored is due now. ``target`` is the id of the row
+    it is about (the schedule R<n>, the letter whose deadline came), None for the count
+    refresh."""
 
     event_id: str
-    what: str
+    kind: DueKind
+    target: int | None = None
 
 
 Event: TypeAlias = Command | Reaction | Due
@@ -224,10 +230,3 @@ class Redact:
 
 
 Reply: TypeAlias = Post | Private | Edit | Redact
-
-
-@dataclass
-class Outcome:
-    """What one event produced: replies to send after the transaction committed."""
-
-    replies: list[Reply] = field(default_factory=list)

@@ -12,20 +12,22 @@ from datetime import datetime, timedelta
 from bot.config import BotConfig
 
 WINDOW = timedelta(hours=1)
-_BUCKET = {"new": "new", "export": "export", "remind": "remind", "review": "remind"}
 
 
 class RateLimits:
+    """Per person and hour, per bucket a command declares (``limit=`` on its router
+    decorator): ``new``, ``export``, and reviews and reminders together (``remind``)."""
+
     def __init__(self, config: BotConfig) -> None:
         self.config = config
         self._used: dict[tuple[str, str], deque[datetime]] = defaultdict(deque)
 
-    def problem(self, who: str, command: str, now: datetime) -> str | None:
+    def problem(self, who: str, command: str, bucket: str | None, now: datetime) -> str | None:
         """Why ``who`` may not run ``command`` now, or None when they may."""
-        limit = self._limit(command)
-        if limit is None:
+        if bucket is None:
             return None
-        used = self._used[who, _BUCKET[command]]
+        limit = self._limit(bucket)
+        used = self._used[who, bucket]
         while used and used[0] <= now - WINDOW:
             used.popleft()
         if len(used) >= limit:
@@ -34,11 +36,9 @@ class RateLimits:
                     f"try again in {wait} minute{'' if wait == 1 else 's'}.")
         return None
 
-    def _limit(self, command: str) -> int | None:
-        """Per hour: new, export, and reviews and reminders together."""
-        name = _BUCKET.get(command)
-        return int(getattr(self.config, f"{name}_per_hour")) if name else None
+    def _limit(self, bucket: str) -> int:
+        return int(getattr(self.config, f"{bucket}_per_hour"))
 
-    def note(self, who: str, command: str, now: datetime) -> None:
-        if self._limit(command) is not None:
-            self._used[who, _BUCKET[command]].append(now)
+    def note(self, who: str, bucket: str | None, now: datetime) -> None:
+        if bucket is not None:
+            self._used[who, bucket].append(now)

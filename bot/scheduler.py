@@ -58,13 +58,13 @@ async def plan(store: Store) -> list[Planned]:
         letters = await tx.open_letters_with_deadlines()
     planned = [
         Planned(f"schedule:{row.id}", row.next_at,
-                Due(f"schedule:{row.id}:{utc_iso_exact(row.next_at)}", f"schedule:{row.id}"))
+                Due(f"schedule:{row.id}:{utc_iso_exact(row.next_at)}", "schedule", row.id))
         for row in rows
     ]
     planned += [
         Planned(f"deadline:{letter.id}", letter.deadline,
-                Due(f"deadline:{letter.id}:{utc_iso_exact(letter.deadline)}",
-                    f"deadline:{letter.id}"))
+                Due(f"deadline:{letter.id}:{utc_iso_exact(letter.deadline)}", "deadline",
+                    letter.id))
         for letter in letters if letter.deadline is not None
     ]
     return sorted(planned, key=lambda p: (p.at, p.job_id))
@@ -194,7 +194,8 @@ class Scheduler:
         runs: dict[str, datetime] = {}
         for job in self._aps.get_jobs():
             if job.id.startswith(AT_PREFIX):
-                runs.update({event.what: job.next_run_time for event in job.args[0]})
+                runs.update({f"{event.kind}:{event.target}": job.next_run_time
+                             for event in job.args[0]})
             else:
                 runs[job.id] = job.next_run_time
         return runs

@@ -25,6 +25,10 @@ from bot.model import Resealed
 from bot.seal import KeyError_, Sealer
 from bot.tx import Tx
 
+# How long a platform event id is remembered, so that a redelivery changes nothing (the
+# `privacy` text reads it too).
+DEDUPLICATION = timedelta(hours=48)
+
 # SQLite's primary result codes for a store that cannot take writes: read-only file or
 # connection, disk (or max_page_count) full, an I/O error.
 _STORAGE_FAULTS = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_FULL, sqlite3.SQLITE_IOERR}
@@ -206,10 +210,10 @@ class Store:
 
     async def purge(self, now: datetime, retention_days: int) -> tuple[int, int]:
         """Apply retention: closed letters (with all tied to them) after ``retention_days``,
-        de-duplication records after 48 hours; then fold the WAL so nothing lingers."""
+        de-duplication records after ``DEDUPLICATION``; then fold the WAL so nothing lingers."""
         async with self.transaction() as tx:
             letters = await tx.purge_closed_before(now - timedelta(days=retention_days))
-            events = await tx.forget_events_before(now - timedelta(hours=48))
+            events = await tx.forget_events_before(now - DEDUPLICATION)
         await self.checkpoint()
         return letters, events
 

@@ -11,6 +11,7 @@ from bot.model import (
     Letter,
     Schedule,
     Scheduled,
+    Visibility,
     utc_iso,
     utc_iso_exact,
 )
@@ -45,19 +46,20 @@ class Tx(PeopleQueries):
         title: str,
         link: str | None,
         deadline: datetime | None,
-        visibility: str,
+        visibility: Visibility,
         threshold: int | None,
         now: datetime,
-    ) -> int:
+    ) -> Letter:
         self.timers_changed |= deadline is not None
-        async with self.db.execute(
+        row = await self._one(
             "INSERT INTO letters (title, link, deadline, visibility, threshold, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (title, link, utc_iso(deadline) if deadline else None, visibility, threshold,
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+            (title, link, utc_iso(deadline) if deadline else None, str(visibility), threshold,
              utc_iso(now)),
-        ) as cur:
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+        )
+        if row is None:  # SQLite returns the row it inserted, or raises
+            raise RuntimeError("the new letter was not returned")
+        return Letter.from_row(row)
 
     async def letter(self, letter_id: int) -> Letter | None:
         row = await self._one("SELECT * FROM letters WHERE id = ?", (letter_id,))

@@ -1,0 +1,12 @@
+"""What users can say: one router per group of subcommands, joined by ``registry()``
+for the composition root (bot.app) to hand to the core."""
+
+from __future__ import annotations
+
+from bot.registry import Registry
+from commands import announcements, help, letters, privacy, schedule, signing
+
+
+def registry() -> Registry:
+    return Registry([letters.router, signing.router, schedule.router, announcements.router,
+                     privacy.router, help.router])

@@ -4,76 +4,74 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
+from bot.context import Context, RoomContext
 from bot.events import Attachment, Person, Said, Segment, Strong, User
-from bot.model import Letter, Signature, utc_iso
-from bot.timeparse import TimeError, parse_when
+from bot.model import Letter, Signature, Visibility, utc_iso
+from bot.platform import PlatformWords
+from bot.registry import Router
+from bot.syntax import Token, UsageError, shorten
+from bot.timeparse import parse_when
 from commands import render
-from commands.base import Context, command
+from commands.announcements import announcement, update_announcements
 from commands.parser import (
     MAX_TITLE,
-    Token,
-    UsageError,
     clean_text,
     http_url,
     joined,
     no_more,
     one,
     positive_int,
-    shorten,
     split_options,
 )
+
+router = Router()
 
 NEW_OPTIONS = {"link", "deadline", "visibility", "threshold"}
 
 
-@command(
+@router.command(
     "new",
     'new "TITLE" [link URL] [deadline WHEN] [visibility public|count|sealed] [threshold N]',
     "start a letter and announce it here",
+    order=10, limit="new",
     not_in_direct="A letter is not started in a direct room: it is announced where it is "
                   "started, and a direct room names one person. Start it in a channel or "
                   "group room.",
 )
-async def new(ctx: Context, args: list[Token]) -> None:
+async def new(ctx: RoomContext, args: list[Token]) -> None:
     positional, options = split_options(args, NEW_OPTIONS)
     if not positional:
         raise UsageError("The letter needs a title.")
     title = clean_text(joined(positional), what="title", limit=MAX_TITLE)
     link = http_url(one(options["link"], "link").text) if "link" in options else None
-    deadline = None
-    if "deadline" in options:
-        try:
-            deadline = parse_when(joined(options["deadline"]), ctx.tz, ctx.now)
-        except TimeError as exc:
-            raise UsageError(str(exc)) from None
-    visibility = "count"
+    deadline = (parse_when(joined(options["deadline"]), ctx.tz, ctx.now)
+                if "deadline" in options else None)
+    visibility = Visibility.COUNT
     if "visibility" in options:
-        visibility = one(options["visibility"], "visibility").text.lower()
-        if visibility not in render.VISIBILITY:
-            raise UsageError(f"Visibility is public, count or sealed, not '{shorten(visibility)}'.")
+        said = one(options["visibility"], "visibility").text.lower()
+        if said not in set(Visibility):
+            raise UsageError(f"Visibility is public, count or sealed, not '{shorten(said)}'.")
+        visibility = Visibility(said)
     threshold = None
     if "threshold" in options:
-        if visibility != "sealed":
+        if visibility is not Visibility.SEALED:
             raise UsageError("A threshold applies only to sealed letters (visibility sealed).")
         threshold = positive_int(one(options["threshold"], "threshold"), what="threshold")
-    elif visibility == "sealed":
+    elif visibility is Visibility.SEALED:
         raise UsageError("A sealed letter needs a threshold: how many must sign before names show.")
-    assert ctx.room is not None
     cap = ctx.config.bot.max_open_letters_per_room
     if len(await ctx.tx.open_letters_in(ctx.room.unthreaded())) >= cap:
         raise UsageError(f"This room already has {cap} open letters, the most allowed; "
                          "close one first.")
-    letter_id = await ctx.tx.create_letter(
+    letter = await ctx.tx.create_letter(
         title=title, link=link, deadline=deadline, visibility=visibility,
         threshold=threshold, now=ctx.now,
     )
-    await ctx.tx.add_organizer(letter_id, ctx.user)
-    await ctx.tx.add_announcement(letter_id, ctx.room.unthreaded())
-    letter = await ctx.tx.letter(letter_id)
-    assert letter is not None
-    ctx.post(ctx.room.unthreaded(), await ctx.announcement(letter, ctx.room.platform), letter_id)
+    await ctx.tx.add_organizer(letter.id, ctx.user)
+    await ctx.tx.add_announcement(letter.id, ctx.room.unthreaded())
+    ctx.post(ctx.room.unthreaded(), await announcement(ctx, letter, ctx.room.platform),
+             letter.id)
     ctx.tell(
         f"Created {letter.ref} ", Said(title), f". You organize it. "
         f"Try: status {letter.ref}, signers {letter.ref}, organizer {letter.ref} add USER, "
@@ -81,36 +79,36 @@ async def new(ctx: Context, args: list[Token]) -> None:
     )
 
 
-@command("status", "status L<n>", "a letter's title, link, state, deadline and count",
-         role="viewer", reads_only=True)
-async def status(ctx: Context, args: list[Token]) -> None:
+@router.letter_command("status", "status L<n>",
+                       "a letter's title, link, state, deadline and count", order=40,
+                       role="viewer", reads_only=True)
+async def status(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     no_more(args)
-    letter = ctx.the_letter()
     live = await ctx.tx.count(letter.id)
     # Organizers see the live count of a count letter, and of a sealed one whose names
     # they may see; below a sealed letter's threshold, the batched count everyone sees.
-    exact = letter.visibility == "public" or (
+    exact = letter.is_public or (
         await ctx.organizes() and not await ctx.sealed_shut(letter))
     count = render.exact_count(live) if exact else render.public_count(letter, None)
     body = render.status(letter, ctx.config, ctx.tz, count)
     sensitive = False
-    if letter.visibility == "public":
+    if letter.is_public:
         names = await ctx.tx.signatures(letter.id)  # in the order of ids, not of signing
         if names:
             body.append("\nSigned by: ")
             body += _people([s.user for s in names])
             sensitive = True
-    elif letter.visibility == "sealed" and letter.opened and await ctx.tx.has_signed(
+    elif letter.is_sealed and letter.opened and await ctx.tx.has_signed(
             letter.id, ctx.user):
         body.append(f"\nYou signed. {render.OPENED}")
         sensitive = True
     ctx.tell(*body, sensitive=sensitive)
 
 
-@command("list", "list", "open letters announced in this room", reads_only=True)
-async def list_letters(ctx: Context, args: list[Token]) -> None:
+@router.command("list", "list", "open letters announced in this room", order=50,
+                reads_only=True)
+async def list_letters(ctx: RoomContext, args: list[Token]) -> None:
     no_more(args)
-    assert ctx.room is not None
     letters = await ctx.tx.open_letters_in(ctx.room)
     if not letters:
         ctx.tell("No open letters are announced in this room. Start one with: new \"TITLE\"")
@@ -142,16 +140,15 @@ async def _names(ctx: Context, letter: Letter) -> list[Signature]:
             f"{render.public_count(letter, None)}."
         )
     found = await ctx.tx.signatures(letter.id)
-    if found and letter.visibility == "sealed" and not letter.opened:
+    if found and letter.is_sealed and not letter.opened:
         await ctx.tx.mark_opened(letter.id)
     return found
 
 
-@command("signers", "signers L<n>", "who signed, privately", role="organizer",
-         reads_only=True)
-async def signers(ctx: Context, args: list[Token]) -> None:
+@router.letter_command("signers", "signers L<n>", "who signed, privately", order=60,
+                       role="organizer", reads_only=True)
+async def signers(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     no_more(args)
-    letter = ctx.the_letter()
     found = await _names(ctx, letter)
     if not found:
         ctx.tell(f"Nobody has signed {letter.ref} yet.")
@@ -160,28 +157,20 @@ async def signers(ctx: Context, args: list[Token]) -> None:
              *_people([s.user for s in found]), sensitive=True)
 
 
-_USER_FORMS = {
-    "slack": re.compile(r"^<?@?([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>?$"),
-    "matrix": re.compile(r"^(@[^:\s]{1,255}:[A-Za-z0-9.\-:\[\]]{1,255})$"),
-    "console": re.compile(r"^@?([\w.\-]{1,32})$"),
-}
-
-
-def named_user(token: Token, platform: str) -> User:
-    pattern = _USER_FORMS.get(platform, _USER_FORMS["console"])
-    match = pattern.match(token.text.strip())
+def named_user(token: Token, words: PlatformWords) -> User:
+    """A USER argument, as people write one on that platform."""
+    match = words.user_form.match(token.text.strip())
     if not match:
         raise UsageError(f"'{shorten(token.text)}' is not a user I can recognise here.")
-    return User(platform, match.group(1))
+    return User(words.name, match.group(1))
 
 
-@command("organizer", "organizer L<n> add|remove USER", "add or remove a co-organizer",
-         role="organizer")
-async def organizer(ctx: Context, args: list[Token]) -> None:
+@router.letter_command("organizer", "organizer L<n> add|remove USER",
+                       "add or remove a co-organizer", order=110, role="organizer")
+async def organizer(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     if len(args) != 2 or args[0].word not in ("add", "remove"):
         raise UsageError("Say add or remove, then who.")
-    letter = ctx.the_letter()
-    who = named_user(args[1], ctx.user.platform)
+    who = named_user(args[1], ctx.words())
     if args[0].word == "add":
         if not await ctx.tx.add_organizer(letter.id, who):
             ctx.tell(Person(who), f" already organizes {letter.ref}.")
@@ -198,29 +187,28 @@ async def organizer(ctx: Context, args: list[Token]) -> None:
     ctx.tell(Person(who), f" no longer organizes {letter.ref}.")
 
 
-@command("announce", "announce L<n>", "post the letter's announcement in this room too",
-         role="organizer",
-         not_in_direct="A letter is not announced in a direct room: a direct room names one "
-                       "person. Announce it in a channel or group room.")
-async def announce(ctx: Context, args: list[Token]) -> None:
+@router.letter_command(
+    "announce", "announce L<n>", "post the letter's announcement in this room too",
+    order=120, role="organizer",
+    not_in_direct="A letter is not announced in a direct room: a direct room names one "
+                  "person. Announce it in a channel or group room.")
+async def announce(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     no_more(args)
-    letter = ctx.the_letter()
-    assert ctx.room is not None
     if not letter.is_open:
         raise UsageError(f"{letter.ref} is closed; there is nothing to announce.")
     room = ctx.room.unthreaded()
     if not await ctx.tx.add_announcement(letter.id, room):
         ctx.tell(f"{letter.ref} is already announced in this room.")
         return
-    ctx.post(room, await ctx.announcement(letter, room.platform), letter.id)
+    ctx.post(room, await announcement(ctx, letter, room.platform), letter.id)
     ctx.tell(f"Announced {letter.ref} here too. One letter, one count.")
 
 
-@command("close", "close L<n>", "stop signing; organizers get the final list privately",
-         role="organizer")
-async def close(ctx: Context, args: list[Token]) -> None:
+@router.letter_command("close", "close L<n>",
+                       "stop signing; organizers get the final list privately", order=130,
+                       role="organizer")
+async def close(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     no_more(args)
-    letter = ctx.the_letter()
     if not letter.is_open:
         raise UsageError(f"{letter.ref} is already closed.")
     await finish(ctx, letter)
@@ -236,7 +224,7 @@ async def finish(ctx: Context, letter: Letter) -> None:
     await ctx.tx.set_shown_count(letter.id, len(found))
     cancelled = await ctx.tx.delete_schedules_of(letter.id)
     days = ctx.config.bot.retention_days
-    if found and not shut and letter.visibility == "sealed":
+    if found and not shut and letter.is_sealed:
         await ctx.tx.mark_opened(letter.id)  # the final list goes to the organizers
     if shut:
         await ctx.tx.destroy_signatures(letter.id)
@@ -256,7 +244,7 @@ async def finish(ctx: Context, letter: Letter) -> None:
         report.append(f"\nIts {cancelled} scheduled review(s) and reminder(s) were cancelled.")
     await _report_closed(ctx, letter, report, len(found), named=bool(found) and not shut,
                          cancelled=cancelled)
-    await ctx.update_announcements(letter)
+    await update_announcements(ctx, letter)
 
 
 async def _report_closed(ctx: Context, letter: Letter, report: list[Segment], count: int, *,
@@ -273,7 +261,7 @@ async def _report_closed(ctx: Context, letter: Letter, report: list[Segment], co
             return None
         line: list[Segment] = [
             f"{letter.ref} {how} with {render.exact_count(count)}; "
-            f"`{render.prefix(ctx.config, platform)} signers {letter.ref}` shows the list."]
+            f"`{ctx.words(platform).prefix} signers {letter.ref}` shows the list."]
         if cancelled:
             line.append(f"\nIts {cancelled} scheduled review(s) and reminder(s) were cancelled.")
         return tuple(line)
@@ -285,11 +273,10 @@ async def _report_closed(ctx: Context, letter: Letter, report: list[Segment], co
             ctx.tell_user(org, *report, sensitive=named, fallback=neutral(org.platform))
 
 
-@command("export", "export L<n>", "a CSV of signers and times, privately", role="organizer",
-         reads_only=True)
-async def export(ctx: Context, args: list[Token]) -> None:
+@router.letter_command("export", "export L<n>", "a CSV of signers and times, privately",
+                       order=140, role="organizer", reads_only=True, limit="export")
+async def export(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     no_more(args)
-    letter = ctx.the_letter()
     found = await _names(ctx, letter)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")

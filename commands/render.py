@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from bot.config import Config
 from bot.events import Link, Rich, Said, Segment, Strong
 from bot.model import Letter
+from bot.platform import PlatformWords
 
 VISIBILITY = {
     "public": "public — anyone can see who signed",
@@ -33,7 +34,7 @@ def visibility(letter: Letter) -> str:
 def public_count(letter: Letter, live: int | None) -> str:
     """The count anyone may see. Public letters show the live count; others show the
     count last refreshed by the timer, and 'fewer than 3' below 3."""
-    if letter.visibility == "public" and live is not None:
+    if letter.is_public and live is not None:
         n = live
     else:
         n = letter.shown_count
@@ -46,27 +47,17 @@ def exact_count(n: int) -> str:
     return f"{n} signature" + ("" if n == 1 else "s")
 
 
-def prefix(config: Config, platform: str) -> str:
-    return {"slack": config.slack.command, "matrix": config.matrix.prefix}.get(
-        platform, "/undersign"
-    )
-
-
-def how_to_sign(letter: Letter, config: Config, platform: str) -> str:
-    cmd = f"{prefix(config, platform)} sign {letter.ref}"
-    private = {
-        "slack": f"press Sign below, or type {cmd} (nobody else sees either)",
-        "matrix": f"send me {cmd} in a direct message",
-    }.get(platform, f"type {cmd}")
-    if letter.visibility == "public":
-        return f"How to sign: react with {config.bot.sign_emoji}, or {private}."
+def how_to_sign(letter: Letter, words: PlatformWords, sign_emoji: str) -> str:
+    private = words.sign_privately.format(cmd=f"{words.prefix} sign {letter.ref}")
+    if letter.is_public:
+        return f"How to sign: react with {sign_emoji}, or {private}."
     return (
         f"How to sign privately: {private}. "
         "Reactions here would show your name, so they do not count."
     )
 
 
-def announcement(letter: Letter, config: Config, platform: str, live: int | None) -> Rich:
+def announcement(letter: Letter, config: Config, words: PlatformWords, live: int | None) -> Rich:
     body: list[Segment] = ["📝 ", Strong(f"{letter.ref}: "), Said(letter.title), "\n"]
     if letter.link:
         body += ["Read it: ", Link(letter.link), "\n"]
@@ -75,7 +66,7 @@ def announcement(letter: Letter, config: Config, platform: str, live: int | None
     body.append(f"Visibility: {visibility(letter)}\n")
     if letter.is_open:
         body.append(f"So far: {public_count(letter, live)}\n")
-        body.append(how_to_sign(letter, config, platform))
+        body.append(how_to_sign(letter, words, config.bot.sign_emoji))
     else:
         body.append(f"Closed: {public_count(letter, live)}. Thank you to everyone who signed.")
     return tuple(body)

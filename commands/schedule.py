@@ -13,33 +13,25 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Final
 
+from bot.context import Context, RoomContext
 from bot.events import Post, Private, Said, Segment, Strong
-from bot.model import Audience, Letter, Reminder, Repetition, Review, Scheduled
-from bot.timeparse import Recurrence, TimeError, parse_recurrence, parse_when
+from bot.model import Audience, Kind, Letter, Reminder, Repetition, Review, Scheduled
+from bot.registry import Router
+from bot.syntax import Token, UsageError
+from bot.timeparse import Recurrence, parse_recurrence, parse_when
 from commands import render
-from commands.base import Context, command
 from commands.letters import finish
-from commands.parser import (
-    MAX_TEXT,
-    Token,
-    UsageError,
-    clean_text,
-    joined,
-    no_more,
-    split_options,
-)
+from commands.parser import MAX_TEXT, clean_text, joined, no_more, split_options
 
-AUDIENCES: Final = ("room", "signers", "organizers")
+router = Router()
 HEADS_UPS: Final = (timedelta(hours=24), timedelta(hours=1))
 # A running bot is never "late" by its own scheduling jitter, whatever grace_minutes says.
 ON_TIME: Final = timedelta(seconds=30)
 
 
-def _open_letter(ctx: Context) -> Letter:
-    letter = ctx.the_letter()
+def _still_open(letter: Letter) -> None:
     if not letter.is_open:
         raise UsageError(f"{letter.ref} is closed; nothing more can be scheduled for it.")
-    return letter
 
 
 async def _room_for_more(ctx: Context, letter: Letter) -> None:
@@ -52,10 +44,7 @@ async def _room_for_more(ctx: Context, letter: Letter) -> None:
 def _when(tokens: list[Token], ctx: Context) -> datetime:
     if not tokens:
         raise UsageError("When? Try 'in 2 hours', 'tomorrow 9am' or '2026-12-01 15:00'.")
-    try:
-        return parse_when(joined(tokens), ctx.tz, ctx.now)
-    except TimeError as exc:
-        raise UsageError(str(exc)) from None
+    return parse_when(joined(tokens), ctx.tz, ctx.now)
 
 
 def review_stages(review_at: datetime) -> list[datetime]:
@@ -63,22 +52,23 @@ def review_stages(review_at: datetime) -> list[datetime]:
     return [review_at - ahead for ahead in HEADS_UPS] + [review_at]
 
 
-@command("review", 'review L<n> WHEN [note "TEXT"]',
-         "schedule a review, with heads-ups 24 h and 1 h before", role="organizer",
-         not_in_direct="A review is announced in the room it is scheduled from, and this is a "
-                       "direct room. Schedule it from a room where the letter is announced.")
-async def review(ctx: Context, args: list[Token]) -> None:
-    letter = _open_letter(ctx)
+@router.letter_command(
+    "review", 'review L<n> WHEN [note "TEXT"]',
+    "schedule a review, with heads-ups 24 h and 1 h before", order=70, role="organizer",
+    limit="remind",
+    not_in_direct="A review is announced in the room it is scheduled from, and this is a "
+                  "direct room. Schedule it from a room where the letter is announced.")
+async def review(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
+    _still_open(letter)
     await _room_for_more(ctx, letter)
     when_tokens, options = split_options(args, {"note"})
     review_at = _when(when_tokens, ctx)
     note = clean_text(joined(options["note"]), what="note", limit=MAX_TEXT) \
         if "note" in options else None
     stages = [s for s in review_stages(review_at) if s > ctx.now]
-    assert ctx.room is not None
     number = await ctx.tx.add_schedule(
-        letter_id=letter.id, kind="review", next_at=stages[0], recurrence=None, tz=None,
-        review_at=review_at, text=note, audience="room", room=ctx.room.unthreaded(),
+        letter_id=letter.id, kind=Kind.REVIEW, next_at=stages[0], recurrence=None, tz=None,
+        review_at=review_at, text=note, audience=Audience.ROOM, room=ctx.room.unthreaded(),
         now=ctx.now,
     )
     ahead = [f"{int(a.total_seconds() // 3600)} h" for a in HEADS_UPS if review_at - a > ctx.now]
@@ -93,11 +83,12 @@ async def review(ctx: Context, args: list[Token]) -> None:
     ctx.tell(*reply)
 
 
-@command("remind", 'remind L<n> WHEN|every RECURRENCE "TEXT" [to room|signers|organizers]',
-         "a reminder, once or repeated, to the room, the signers or the organizers",
-         role="organizer")
-async def remind(ctx: Context, args: list[Token]) -> None:
-    letter = _open_letter(ctx)
+@router.letter_command(
+    "remind", 'remind L<n> WHEN|every RECURRENCE "TEXT" [to room|signers|organizers]',
+    "a reminder, once or repeated, to the room, the signers or the organizers", order=80,
+    role="organizer", limit="remind")
+async def remind(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
+    _still_open(letter)
     await _room_for_more(ctx, letter)
     repeated = bool(args) and args[0].word == "every"
     rest = args[1:] if repeated else args
@@ -108,18 +99,17 @@ async def remind(ctx: Context, args: list[Token]) -> None:
         raise UsageError('Put the reminder text in quotes, like "Sign before Friday!".')
     timing, text_token, tail = rest[:quoted], rest[quoted], rest[quoted + 1:]
     text = clean_text(text_token.text, what="reminder text", limit=MAX_TEXT)
-    audience = "room"
+    audience = Audience.ROOM
     if tail:
-        if len(tail) != 2 or tail[0].word != "to" or tail[1].word not in AUDIENCES:
+        if len(tail) != 2 or tail[0].word != "to" or tail[1].word not in set(Audience):
             raise UsageError("After the text, say to room, to signers or to organizers.")
-        audience = tail[1].word
-    assert ctx.room is not None
-    if audience == "room" and ctx.room.direct:
+        audience = Audience(tail[1].word)
+    if audience is Audience.ROOM and ctx.room.direct:
         raise UsageError(
             "A reminder to the room would be posted here, in a direct room. Schedule it from "
             "a room where the letter is announced, or send it to signers or organizers."
         )
-    if audience == "signers" and letter.visibility == "sealed":
+    if audience is Audience.SIGNERS and letter.is_sealed:
         raise UsageError(
             f"{letter.ref} is sealed: a message to each signer would show the platform who "
             "signed. Remind the room instead."
@@ -128,28 +118,21 @@ async def remind(ctx: Context, args: list[Token]) -> None:
     if repeated:
         if not timing:
             raise UsageError("How often? Try 'every day at 9:00' or 'every 2 hours'.")
-        try:
-            recurrence = parse_recurrence(joined(timing), ctx.tz)
-        except TimeError as exc:
-            raise UsageError(str(exc)) from None
+        recurrence = parse_recurrence(joined(timing), ctx.tz)
         next_at = recurrence.next_after(ctx.now)
     else:
         next_at = _when(timing, ctx)
     # A reminder to the signers or organizers from a direct room keeps no room: a direct
     # room's id names the person in it.
     number = await ctx.tx.add_schedule(
-        letter_id=letter.id, kind="reminder", next_at=next_at,
+        letter_id=letter.id, kind=Kind.REMINDER, next_at=next_at,
         recurrence=recurrence.spec if recurrence else None,
         tz=recurrence.tz if recurrence else None, review_at=None, text=text,
         audience=audience, room=None if ctx.room.direct else ctx.room.unthreaded(),
         now=ctx.now,
     )
     how = f", {recurrence.describe()}" if recurrence else ""
-    caution = (
-        "\nEach signer gets a direct message: the platform's admins can see whom the bot "
-        "writes to, though not what on an encrypted Matrix room."
-        if audience == "signers" else ""
-    )
+    caution = f"\n{ctx.words().signers_caution}" if audience is Audience.SIGNERS else ""
     ctx.tell(
         f"Scheduled R{number}: a reminder for {letter.ref} {_audience_words(audience)}, "
         f"{'first ' if recurrence else ''}at {render.when(next_at, ctx.tz)}{how}: ",
@@ -157,23 +140,23 @@ async def remind(ctx: Context, args: list[Token]) -> None:
     )
 
 
-def _audience_words(audience: str) -> str:
+def _audience_words(audience: Audience) -> str:
     return {"room": "in this room", "signers": "to each signer privately",
             "organizers": "to each organizer privately"}[audience]
 
 
-@command("reminders", "reminders [L<n>]", "scheduled reviews and reminders, with ids",
-         role="viewer", letter_optional=True, reads_only=True)
-async def reminders(ctx: Context, args: list[Token]) -> None:
+@router.maybe_letter_command("reminders", "reminders [L<n>]",
+                             "scheduled reviews and reminders, with ids", order=90,
+                             reads_only=True)
+async def reminders(ctx: RoomContext, letter: Letter | None, args: list[Token]) -> None:
     """A letter's reviews and reminders (the dispatcher shows only a letter the caller may
     see), or those of the letters this room may see. The text of a reminder meant for the
     organizers or the signers is shown to the letter's organizers only."""
     no_more(args)
-    if ctx.letter is not None:
-        found = await ctx.tx.schedules(ctx.letter.id)
-        where = f"for {ctx.letter.ref}"
+    if letter is not None:
+        found = await ctx.tx.schedules(letter.id)
+        where = f"for {letter.ref}"
     else:
-        assert ctx.room is not None
         found = await ctx.tx.schedules_for_room(ctx.room)
         where = "here"
     seen: dict[int, bool] = {}
@@ -216,11 +199,9 @@ def describe(item: Scheduled, tz: str, *, with_text: bool = True) -> list[Segmen
     return [*head, ": ", Said(item.text or "")]
 
 
-@command("cancel", "cancel R<n>", "cancel a review or reminder", role="organizer",
-         takes_reminder=True)
-async def cancel(ctx: Context, args: list[Token]) -> None:
+@router.reminder_command("cancel", "cancel R<n>", "cancel a review or reminder", order=100)
+async def cancel(ctx: RoomContext, item: Scheduled, args: list[Token]) -> None:
     no_more(args)
-    item = ctx.the_reminder()
     await ctx.tx.delete_schedule(item.id)
     ctx.tell(f"Cancelled {item.ref}, the {item.kind} for L{item.letter_id}.")
 
@@ -242,9 +223,10 @@ def following(item: Reminder, repeats: Repetition, now: datetime) -> datetime:
     return recurrence.next_after(max(item.next_at, now))
 
 
-async def fire(ctx: Context, schedule_id: int) -> None:
+@router.due("schedule")
+async def fire(ctx: Context, schedule_id: int | None) -> None:
     """R<n> is due: speak (or report it missed), then advance or delete it."""
-    item = await ctx.tx.schedule(schedule_id)
+    item = await ctx.tx.schedule(schedule_id) if schedule_id is not None else None
     if item is None or item.next_at > ctx.now:
         return  # cancelled, or already moved on: a stale timer
     letter = await ctx.tx.letter(item.letter_id)
@@ -328,9 +310,10 @@ async def _to_organizers(ctx: Context, letter: Letter, body: list[Segment]) -> N
         ctx.tell_user(organizer, *body)
 
 
-async def deadline(ctx: Context, letter_id: int) -> None:
+@router.due("deadline")
+async def deadline(ctx: Context, letter_id: int | None) -> None:
     """A letter's deadline came: it closes exactly as with ``close``."""
-    letter = await ctx.tx.letter(letter_id)
+    letter = await ctx.tx.letter(letter_id) if letter_id is not None else None
     if letter is None or not letter.is_open or letter.deadline is None:
         return
     if letter.deadline <= ctx.now:

@@ -2,40 +2,32 @@
 
 from __future__ import annotations
 
-import unicodedata
-
+from bot.context import RoomContext
+from bot.emoji import emoji_key
 from bot.events import Reaction, Redact, Said
 from bot.model import Letter
+from bot.registry import Router
+from bot.syntax import Token, UsageError
 from commands import render
-from commands.base import Context, command
-from commands.parser import Token, UsageError, no_more
+from commands.announcements import update_announcements
+from commands.parser import no_more
 
-_SKIN_TONES = {chr(c) for c in range(0x1F3FB, 0x1F400)}
-
-
-def emoji_key(emoji: str) -> str:
-    """An emoji compared without variation selectors, skin tones or Slack's ::skin-tone-N."""
-    emoji = emoji.split("::", 1)[0]
-    return "".join(
-        c for c in unicodedata.normalize("NFC", emoji)
-        if c not in _SKIN_TONES and c not in ("\ufe0f", "\ufe0e")
-    )
+router = Router()
 
 
-def _refuse_if_closed(ctx: Context, letter: Letter) -> None:
-    if not letter.is_open:
-        raise UsageError(f"{letter.ref} is closed; it can no longer be signed or withdrawn from.")
-    if letter.deadline is not None and letter.deadline <= ctx.now:
-        raise UsageError(f"{letter.ref}'s deadline has passed; it is closing.")
+def _refuse_if_closed(ctx: RoomContext, letter: Letter) -> None:
+    problem = letter.closed_problem(ctx.now)
+    if problem is not None:
+        raise UsageError(problem)
 
 
-def _safe_way(ctx: Context, letter: Letter) -> str:
-    return render.how_to_sign(letter, ctx.config, ctx.user.platform)
+def _safe_way(ctx: RoomContext, letter: Letter) -> str:
+    return render.how_to_sign(letter, ctx.words(), ctx.config.bot.sign_emoji)
 
 
-async def _hint_not_public(ctx: Context, letter: Letter, what: str, ref: str | None) -> None:
+async def _hint_not_public(ctx: RoomContext, letter: Letter, what: str,
+                           ref: str | None) -> None:
     """Someone signed where others can see it, on a letter that promises them privacy."""
-    assert ctx.room is not None
     ctx.tell(
         f"Your {what} was not counted: {letter.ref} is not public, and a {what} in the room "
         f"shows everyone that you signed. {_safe_way(ctx, letter)}"
@@ -45,28 +37,28 @@ async def _hint_not_public(ctx: Context, letter: Letter, what: str, ref: str | N
         ctx.replies.append(Redact(ctx.room, ref))
 
 
-def _typed_in_room(ctx: Context, letter: Letter | None) -> bool:
+def _typed_in_room(ctx: RoomContext, letter: Letter | None) -> bool:
     """A command the room can read, about a letter that is not public (or, for letter None,
     about the caller's signatures in general): not acted on; the caller gets a hint."""
-    return ctx.seen_by_room and (letter is None or letter.visibility != "public")
+    return ctx.seen_by_room and (letter is None or not letter.is_public)
 
 
-def _hint_typed_in_room(ctx: Context, hint: str) -> None:
+def _hint_typed_in_room(ctx: RoomContext, hint: str) -> None:
     """The private hint, and the redaction of the command message where the platform and
     the power level allow. Never raises: a refusal could carry neither the hint and the
     redaction together."""
     ctx.tell(hint)
-    if ctx.room is not None and ctx.message_ref is not None:
+    if ctx.message_ref is not None:
         ctx.replies.append(Redact(ctx.room, ctx.message_ref))
 
 
-def _in_a_dm(ctx: Context, words: str) -> str:
-    return f"send me {render.prefix(ctx.config, ctx.user.platform)} {words} in a direct message"
+def _in_a_dm(ctx: RoomContext, words: str) -> str:
+    here = ctx.words()
+    return here.say_privately.format(cmd=f"{here.prefix} {words}")
 
 
-@command("sign", "sign L<n>", "sign a letter", takes_letter=True)
-async def sign(ctx: Context, args: list[Token]) -> None:
-    letter = ctx.the_letter()
+@router.letter_command("sign", "sign L<n>", "sign a letter", order=20)
+async def sign(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     if _typed_in_room(ctx, letter):
         if letter.is_open:
             await _hint_not_public(ctx, letter, "message", ctx.message_ref)
@@ -81,7 +73,7 @@ async def sign(ctx: Context, args: list[Token]) -> None:
     await _sign(ctx, letter)
 
 
-async def _sign(ctx: Context, letter: Letter, reaction_ref: str | None = None,
+async def _sign(ctx: RoomContext, letter: Letter, reaction_ref: str | None = None,
                 by_reaction: bool = False) -> None:
     if not await ctx.tx.add_signature(letter.id, ctx.user, ctx.now, reaction_ref=reaction_ref,
                                       by_reaction=by_reaction):
@@ -89,23 +81,22 @@ async def _sign(ctx: Context, letter: Letter, reaction_ref: str | None = None,
             ctx.tell(f"You have already signed {letter.ref}.", sensitive=True)
         return
     extra = ""
-    if letter.visibility == "sealed" and letter.opened:
+    if letter.is_sealed and letter.opened:
         extra = " " + render.OPENED
-    elif letter.visibility == "sealed":
+    elif letter.is_sealed:
         extra = f" No name is shown to anyone until {letter.threshold} have signed."
         if await ctx.tx.is_organizer(letter.id, ctx.user) or ctx.is_admin:
             extra += " As an organizer, your own signature does not count toward that."
-    elif letter.visibility == "count":
+    elif not letter.is_public:
         extra = " Only the organizers can see your name."
     ctx.tell(f"You signed {letter.ref} ", Said(letter.title), "." + extra,
              f" To withdraw: unsign {letter.ref}.", sensitive=True)
-    if letter.visibility == "public":
-        await ctx.update_announcements(letter)
+    if letter.is_public:
+        await update_announcements(ctx, letter)
 
 
-@command("unsign", "unsign L<n>", "withdraw your signature", takes_letter=True)
-async def unsign(ctx: Context, args: list[Token]) -> None:
-    letter = ctx.the_letter()
+@router.letter_command("unsign", "unsign L<n>", "withdraw your signature", order=30)
+async def unsign(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     if _typed_in_room(ctx, letter):
         closed = "" if letter.is_open else f" {letter.ref} is closed in any case."
         _hint_typed_in_room(ctx, (
@@ -118,7 +109,7 @@ async def unsign(ctx: Context, args: list[Token]) -> None:
     await _withdraw(ctx, letter, quiet=False)
 
 
-async def _withdraw(ctx: Context, letter: Letter, *, quiet: bool) -> None:
+async def _withdraw(ctx: RoomContext, letter: Letter, *, quiet: bool) -> None:
     if not await ctx.tx.remove_signature(letter.id, ctx.user):
         if not quiet:
             ctx.tell(f"You have not signed {letter.ref}.", sensitive=True)
@@ -126,11 +117,12 @@ async def _withdraw(ctx: Context, letter: Letter, *, quiet: bool) -> None:
     ctx.erased = True  # "nothing of your signature is kept": not in the WAL either
     ctx.tell(f"You withdrew from {letter.ref} ", Said(letter.title),
              ". Nothing of your signature is kept.", sensitive=True)
-    if letter.visibility == "public":
-        await ctx.update_announcements(letter)
+    if letter.is_public:
+        await update_announcements(ctx, letter)
 
 
-async def react(ctx: Context, reaction: Reaction) -> None:
+@router.reaction
+async def react(ctx: RoomContext, reaction: Reaction) -> None:
     """A reaction on an announcement: the sign emoji signs public letters, its removal
     withdraws; on other letters it is not counted and earns a private hint."""
     if not reaction.added and not reaction.message_ref:
@@ -147,10 +139,10 @@ async def react(ctx: Context, reaction: Reaction) -> None:
     letter = await ctx.tx.letter(letter_id) if letter_id is not None else None
     if letter is None:
         return
-    if reaction.added and letter.visibility != "public":
+    if reaction.added and not letter.is_public:
         await _hint_not_public(ctx, letter, "reaction", reaction.reaction_ref)
         return
-    if not letter.is_open or (letter.deadline is not None and letter.deadline <= ctx.now):
+    if not letter.signable(ctx.now):
         if reaction.added:
             ctx.tell(f"{letter.ref} is closed; your reaction was not counted.")
         return
@@ -160,8 +152,9 @@ async def react(ctx: Context, reaction: Reaction) -> None:
         await _withdraw(ctx, letter, quiet=True)
 
 
-@command("forget-me", "forget-me", "erase all your signatures and every record of them")
-async def forget_me(ctx: Context, args: list[Token]) -> None:
+@router.command("forget-me", "forget-me", "erase all your signatures and every record of them",
+                order=150)
+async def forget_me(ctx: RoomContext, args: list[Token]) -> None:
     if _typed_in_room(ctx, None):
         _hint_typed_in_room(ctx, (
             "Nothing was erased: a forget-me typed in the room tells everyone there that you "
@@ -173,8 +166,8 @@ async def forget_me(ctx: Context, args: list[Token]) -> None:
     ctx.erased = True
     for letter_id in letter_ids:
         letter = await ctx.tx.letter(letter_id)
-        if letter is not None and letter.visibility == "public":
-            await ctx.update_announcements(letter)
+        if letter is not None and letter.is_public:
+            await update_announcements(ctx, letter)
     organized = await ctx.tx.letters_organized_by(ctx.user)
     note = ""
     if organized:

@@ -16,7 +16,8 @@ from adapters.console import ConsoleAdapter
 from adapters.matrix_translate import notice
 from adapters.matrix_translate import render as matrix_render
 from bot.events import Edit, Link, Person, Post, Private, Reply, Said, Strong, plain
-from commands.parser import clean_text, http_url, shorten
+from bot.syntax import shorten
+from commands.parser import clean_text, http_url
 from tests.support.bot import Bot
 from tests.support.state import NoState
 

@@ -12,7 +12,7 @@ from bot.app import App
 from bot.config import Config
 from bot.core import Core
 from bot.events import Command, Private, Room, User
-from commands.parser import UsageError, tokenize
+from bot.syntax import UsageError, tokenize
 
 WORDS = st.sampled_from(["new", "sign", "unsign", "status", "list", "signers", "organizer",
                          "announce", "close", "export", "forget-me", "privacy", "help", "L1",
