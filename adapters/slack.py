@@ -35,7 +35,7 @@ from adapters.slack_gate import REFUSED, KnownIdentity, WorkspaceGate
 from adapters.slack_pacing import LIMITS, Limit, Pacer
 from adapters.slack_response_urls import ResponseUrls
 from adapters.slack_send import SlackSender
-from bot.config import BotConfig, SlackConfig, secret
+from bot.config import BotConfig, SlackConfig, secret, unset_secrets
 from bot.events import Event, Reply
 from bot.logsafe import fault, trace
 
@@ -92,13 +92,12 @@ class SlackAdapter:
 
     async def start(self, handle: Handler) -> None:
         http = self.config.mode == "http"
-        needed = {
+        given = {
             "SLACK_BOT_TOKEN": self._bot_token,
-            "SLACK_SIGNING_SECRET" if http else "SLACK_APP_TOKEN": (
-                self._signing_secret if http else self._app_token
-            ),
+            "SLACK_APP_TOKEN": self._app_token,
+            "SLACK_SIGNING_SECRET": self._signing_secret,
         }
-        missing = [name for name, value in needed.items() if not value]
+        missing = unset_secrets("slack", self.config.mode, given.get)
         if missing:
             raise RuntimeError(f"slack: set {' and '.join(missing)} in the environment")
         self._handle = handle
