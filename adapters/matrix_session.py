@@ -27,7 +27,7 @@ from nio import (
     WhoamiResponse,
 )
 
-from bot.config import MatrixConfig, secret
+from bot.config import MatrixConfig, secret, unset_secrets
 
 log = logging.getLogger("undersign.matrix")
 
@@ -111,7 +111,8 @@ class MatrixSession:
             if isinstance(resp, ErrorResponse) or resp is None:
                 raise RuntimeError("matrix: login with MATRIX_PASSWORD failed")
         else:
-            raise RuntimeError("matrix: set MATRIX_ACCESS_TOKEN or MATRIX_PASSWORD")
+            missing = " and ".join(unset_secrets("matrix"))
+            raise RuntimeError(f"matrix: set {missing}")
         if self.config.e2ee and self.c.should_upload_keys:
             await self.call("keys upload", self.c.keys_upload)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -94,14 +95,31 @@ def secret(name: str) -> str | None:
     return value or None
 
 
+# The environment variables each platform (and Slack mode) needs: every group of a row,
+# and of a group any one name (Matrix logs in with an access token or a password).
+SECRETS: Mapping[tuple[str, str], tuple[tuple[str, ...], ...]] = {
+    ("slack", "socket"): (("SLACK_BOT_TOKEN",), ("SLACK_APP_TOKEN",)),
+    ("slack", "http"): (("SLACK_BOT_TOKEN",), ("SLACK_SIGNING_SECRET",)),
+    ("matrix", ""): (("MATRIX_ACCESS_TOKEN", "MATRIX_PASSWORD"),),
+}
+
+
+def unset_secrets(
+    platform: str, mode: str = "", value: Callable[[str], str | None] = secret
+) -> list[str]:
+    """The needed groups of which no variable has a ``value`` (by default the
+    environment's), each as its names joined by "or"."""
+    return [" or ".join(names) for names in SECRETS[platform, mode]
+            if not any(value(name) for name in names)]
+
+
 def missing_secrets(config: Config) -> list[str]:
     problems: list[str] = []
     if config.slack.enabled:
-        names = ["SLACK_BOT_TOKEN"]
-        names.append("SLACK_APP_TOKEN" if config.slack.mode == "socket" else "SLACK_SIGNING_SECRET")
-        problems += [f"slack: environment variable {n} is not set" for n in names if not secret(n)]
-    if config.matrix.enabled and not (secret("MATRIX_ACCESS_TOKEN") or secret("MATRIX_PASSWORD")):
-        problems.append("matrix: set MATRIX_ACCESS_TOKEN or MATRIX_PASSWORD in the environment")
+        problems += [f"slack: environment variable {names} is not set"
+                     for names in unset_secrets("slack", config.slack.mode)]
+    if config.matrix.enabled:
+        problems += [f"matrix: set {names} in the environment" for names in unset_secrets("matrix")]
     return problems
 
 

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from adapters import slack as slack_module
+from adapters import slack_response_urls as slack_module
 from adapters.slack import SlackAdapter
 from adapters.slack_translate import SECTION_LIMIT
 from bot.events import Attachment, Private, Room, User
