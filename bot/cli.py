@@ -92,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         print(manifest(_load(args.config, check_secrets=False)))
         return 0
     from bot.app import App
+    from bot.keys import DatabaseBusy
     from bot.seal import KeyError_
     from bot.store import StoreError
 
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(rotate_key(config.database_path, sys.stdout))
             return 0
         asyncio.run(App(config).run())
-    except (KeyError_, StoreError) as err:
+    except (KeyError_, StoreError, DatabaseBusy) as err:
         print(f"undersign: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

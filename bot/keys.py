@@ -48,6 +48,10 @@ from bot.store import Store
 log = logging.getLogger("undersign.keys")
 
 
+class DatabaseBusy(Exception):
+    """Another process holds the database: a running bot, or a key rotation under way."""
+
+
 class DatabaseLock:
     """An advisory lock beside the database: shared by running bots, alone for rotate-key."""
 
@@ -62,7 +66,7 @@ class DatabaseLock:
             fcntl.flock(fd, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise KeyError_(
+            raise DatabaseBusy(
                 "Undersign is running on this database: stop it before rotating the key"
                 if exclusive else
                 "a key rotation is under way on this database: start again when it is done"

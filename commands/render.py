@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Config
 from bot.events import Link, Rich, Said, Segment, Strong
-from bot.model import Letter
+from bot.model import Letter, Visibility
 from bot.platform import PlatformWords
 
 VISIBILITY = {
-    "public": "public — anyone can see who signed",
-    "count": "count only — the count is public, names go to the organizers only",
-    "sealed": "sealed — nobody, organizers included, sees any name until {n} have signed",
+    Visibility.PUBLIC: "public — anyone can see who signed",
+    Visibility.COUNT: "count only — the count is public, names go to the organizers only",
+    Visibility.SEALED: "sealed — nobody, organizers included, sees any name until {n} have signed",
 }
 
 

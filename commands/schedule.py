@@ -16,9 +16,10 @@ from typing import Final
 from bot.context import Context, RoomContext
 from bot.events import Post, Private, Said, Segment, Strong
 from bot.model import Audience, Kind, Letter, Reminder, Repetition, Review, Scheduled
+from bot.recurrence import Recurrence, parse_recurrence
 from bot.registry import Router
 from bot.syntax import Token, UsageError
-from bot.timeparse import Recurrence, parse_recurrence, parse_when
+from bot.timeparse import parse_when
 from commands import render
 from commands.letters import finish
 from commands.parser import MAX_TEXT, clean_text, joined, no_more, split_options

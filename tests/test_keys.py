@@ -15,7 +15,7 @@ import pytest
 from bot.app import App
 from bot.cli import main
 from bot.config import Config
-from bot.keys import begin_rotation, rotate_key
+from bot.keys import DatabaseBusy, begin_rotation, rotate_key
 from bot.seal import (
     KEY_ENV,
     NEW_KEY_ENV,
@@ -181,7 +181,7 @@ async def test_after_rotation_the_files_hold_no_old_index_or_sealed_blob(config:
 async def test_rotation_refuses_while_the_bot_runs(config: Config) -> None:
     await _letters(config)
     async with running(config):
-        with pytest.raises(KeyError_, match="stop it before rotating"):
+        with pytest.raises(DatabaseBusy, match="stop it before rotating"):
             await rotate_key(config.database_path, io.StringIO())
 
 

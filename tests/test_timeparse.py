@@ -12,7 +12,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.timeparse import Recurrence, TimeError, parse_recurrence, parse_when
+from bot.recurrence import Recurrence, parse_recurrence
+from bot.timeparse import TimeError, parse_when
 
 BERLIN = "Europe/Berlin"
 # Tuesday 2026-10-20 12:00 UTC = 14:00 in Berlin (summer time, +02:00).
