@@ -53,6 +53,7 @@ class ResponseUrls:
     def __init__(self, api_base_url: str) -> None:
         self._origin = hooks_origin(api_base_url)
         self._urls: OrderedDict[tuple[str, str], ResponseUrl] = OrderedDict()
+        self._warned = False  # a misconfigured api_base_url is said once, not per request
 
     def remember(self, body: Mapping[str, Any]) -> None:
         """Keep the payload's response_url for the replies to this action, keyed by where
@@ -61,7 +62,9 @@ class ResponseUrls:
         if url is None or channel is None or user is None:
             return
         if not url.startswith(self._origin + "/"):
-            log.warning("Slack sent a response_url on an unexpected host; it is ignored")
+            (log.debug if self._warned else log.warning)(
+                "Slack sent a response_url on an unexpected host; it is ignored")
+            self._warned = True
             return
         key = (channel, user)
         self._urls.pop(key, None)

@@ -32,6 +32,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import commands
+from bot.app import platforms
 from bot.config import Config
 from bot.core import Core
 from bot.events import Command, Room, User
@@ -164,7 +166,7 @@ async def main() -> None:
         size, tables = on_disk(path)
         config = Config.model_validate({"bot": {"database": str(path)}})
         store = await Store.open(path, sealer)
-        core = Core(config, store)
+        core = Core(config, store, commands.registry(), platforms(config))
         rng = random.Random(11)
         letters = [rng.randrange(1, LETTERS + 1) for _ in range(ROUNDS)]
         ids = iter(range(10**9))  # every event a new one, or the core drops it as a redelivery

@@ -21,6 +21,8 @@ import aiosqlite
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import commands
+from bot.app import platforms
 from bot.config import Config
 from bot.core import Core
 from bot.events import Command, Room, User
@@ -50,7 +52,7 @@ async def floor(path: Path) -> float:
 async def ours(path: Path) -> tuple[float, float]:
     config = Config.model_validate({"bot": {"database": str(path)}})
     store = await Store.open(path, Sealer(os.urandom(32)))
-    core = Core(config, store)
+    core = Core(config, store, commands.registry(), platforms(config))
     room = Room("console", "general")
     await core.dispatch(Command("seed", User("console", "org"), room, 'new "Bench" visibility count'))
     latencies = []
