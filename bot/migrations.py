@@ -217,4 +217,10 @@ list has been shown. The file is
         INSERT OR REPLACE INTO meta (key, value) VALUES ('vacuum_pending', '1')
         """,
     )
+    # A signature marks its letter for reordering in the same statement (no round trip more).
+    await db.execute(
+        "CREATE TRIGGER signatures_mark_reorder AFTER INSERT ON signatures"
+        " WHEN (SELECT reorder FROM letters WHERE id = NEW.letter_id) = 0"
+        " BEGIN UPDATE letters SET reorder = 1 WHERE id = NEW.letter_id; END"
+    )
 

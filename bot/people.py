@@ -140,10 +140,7 @@ class PeopleQueries(Queries):
                 self.sealer.seal(reaction_ref, bound) if reaction_ref else None,
             ),
         )
-        if changed:
-            await self._run("UPDATE letters SET reorder = 1 WHERE id = ? AND reorder = 0",
-                            (letter_id,))
-        return changed == 1
+        return changed == 1  # a trigger (migration 5) marks the letter for reordering
 
     async def reorder_signatures(self) -> int:
         """Rewrite the rows of every letter signed since the last call in the order of
