@@ -44,7 +44,7 @@ from nio import (
 from adapters.base import Handler, StateStore
 from adapters.matrix_digest import Gap, Invitation, digest, may_invite, neutral_events, sources
 from adapters.matrix_direct import DirectRooms
-from adapters.matrix_session import SYNC_TIMEOUT_MS, TRANSIENT, MatrixSession, backoff
+from adapters.matrix_session import SYNC_TIMEOUT_MS, MatrixSession, backoff
 from adapters.matrix_translate import edit_content, notice, render
 from bot.config import BotConfig, MatrixConfig
 from bot.events import Command, Edit, Event, Post, Private, Redact, Reply, Room
@@ -166,7 +166,7 @@ class MatrixAdapter:
                     sync_filter=SYNC_FILTER,
                     full_state=full_state,
                 )
-            except TRANSIENT as exc:
+            except Exception as exc:  # the network, or a response nio could not parse
                 failures += 1
                 delay = backoff(failures)
                 log.warning("sync failed (%s), retrying in %.1f s", type(exc).__name__, delay)

@@ -4,16 +4,19 @@ response is digested without raising."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from nio import SyncResponse
 
+from adapters.matrix import MatrixAdapter
 from adapters.matrix_digest import Gap, Invitation, SyncDigest, digest
-from bot.config import MatrixConfig
+from bot.config import BotConfig, MatrixConfig
 from bot.events import Command, Reaction, Room, User
 from tests.support.fuzzing import junk, mangled
 
@@ -235,3 +238,23 @@ def test_a_malformed_sync_response_is_digested_without_raising(
     for room in found.rooms:
         assert all(isinstance(e, Command | Reaction) for e in room.events)
         assert room.gap is None or (room.gap.start and room.gap.since == since)
+
+
+async def test_a_sync_response_nio_cannot_parse_does_not_stop_the_sync_loop() -> None:
+    """nio raises TypeError or AttributeError on some broken responses; the loop backs off
+    and asks again instead of ending for good."""
+    calls: list[str | None] = []
+
+    class Client:
+        async def sync(self, *, since: str | None, **_: Any) -> Any:
+            calls.append(since)
+            if len(calls) == 1:
+                raise TypeError("a broken response")
+            raise asyncio.CancelledError  # the second call shows the loop went on
+
+    adapter = MatrixAdapter(MatrixConfig(enabled=True, e2ee=False), BotConfig(),
+                            state=None)  # type: ignore[arg-type]
+    adapter.client = Client()  # type: ignore[assignment]
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(adapter._sync_loop("s1"), timeout=10)
+    assert calls == ["s1", "s1"], "asked again from the same position"
