@@ -90,14 +90,21 @@ def redaction_of(event_id: str) -> Any:
     )
 
 
-async def test_a_count_letter_is_signed_in_a_direct_room_and_in_room_signing_is_refused(
-    undersign: Undersign, people: Any
-) -> None:
+async def _quiet_letter(undersign: Undersign, people: Any) -> tuple[Person, Person, str, str, str]:
+    """alice announces a count letter in an encrypted room with bob, where the bot may
+    redact: alice, bob, the room, the announcement and the letter's id."""
     alice: Person = await people("alice", e2ee=True)
     bob: Person = await people("bob", e2ee=True)
     room = await alice.create_room([undersign.id, bob.id], bot_power=50)
     await joined(alice, undersign.id, room)
     post, letter = await announce(alice, room, '!undersign new "Quiet letter"')
+    return alice, bob, room, post, letter
+
+
+async def test_a_count_letter_is_signed_in_a_direct_room_and_in_room_signing_is_refused(
+    undersign: Undersign, people: Any
+) -> None:
+    alice, bob, room, post, letter = await _quiet_letter(undersign, people)
     # bob reacts in the room: not counted, told privately, reaction redacted
     reaction = await bob.react(room, post, "✍️")
     hint = await bob.wait_for(body_has("was not counted", not_in=room), within=15, what="hint")
@@ -128,11 +135,7 @@ async def test_a_count_letter_is_signed_in_a_direct_room_and_in_room_signing_is_
 async def test_in_room_unsign_and_forget_me_on_a_count_letter_are_hinted_and_redacted(
     undersign: Undersign, people: Any
 ) -> None:
-    alice: Person = await people("alice", e2ee=True)
-    bob: Person = await people("bob", e2ee=True)
-    room = await alice.create_room([undersign.id, bob.id], bot_power=50)
-    await joined(alice, undersign.id, room)
-    _, letter = await announce(alice, room, '!undersign new "Quiet letter"')
+    alice, bob, room, _, letter = await _quiet_letter(undersign, people)
     said = await bob.say(room, f"!undersign sign {letter}")
     hint = await bob.wait_for(body_has("was not counted", not_in=room), within=15, what="hint")
     await bob.wait_for(redaction_of(said), what="sign redacted")
