@@ -42,17 +42,14 @@ class Context:
         found = self.platforms.get(platform or self.user.platform)
         return found if found is not None else console_words()
 
-    async def organizes(self) -> bool:
-        """Whether the caller may act as an organizer of the resolved letter."""
-        if not self.is_organizer and self.letter is not None:
-            self.is_organizer = (await self.tx.is_organizer(self.letter.id, self.user)
-                                 or self.is_admin)
-        return self.is_organizer
-
     async def organizes_letter(self, letter_id: int) -> bool:
-        """Whether the caller may act as an organizer of any letter (admins may)."""
+        """Whether the caller may act as an organizer of the letter (admins may). For the
+        letter the command names, the dispatcher's answer is kept in ``is_organizer``."""
         if self.letter is not None and self.letter.id == letter_id:
-            return await self.organizes()
+            if not self.is_organizer:
+                self.is_organizer = (self.is_admin
+                                     or await self.tx.is_organizer(letter_id, self.user))
+            return self.is_organizer
         return self.is_admin or await self.tx.is_organizer(letter_id, self.user)
 
     async def sees(self, letter_id: int) -> bool:

@@ -22,7 +22,15 @@ from bot.events import Command, Due, Event, Private, Reaction, Reply, Room, Said
 from bot.limits import RateLimits
 from bot.model import Letter, Scheduled
 from bot.platform import PlatformWords
-from bot.registry import AnySpec, LetterSpec, PlainSpec, Registry, ReminderSpec, Role
+from bot.registry import (
+    AnySpec,
+    LetterSpec,
+    MaybeLetterSpec,
+    PlainSpec,
+    Registry,
+    ReminderSpec,
+    Role,
+)
 from bot.store import Store, storage_fault
 from bot.syntax import Token, UsageError, letter_id, reminder_id, shorten, tokenize
 from bot.timeparse import TimeError
@@ -161,11 +169,11 @@ class Core:
         if isinstance(spec, PlainSpec) and spec.run is not None:
             await spec.run(ctx, args)
         elif isinstance(spec, LetterSpec) and spec.run is not None:
-            letter = None
-            if args or not spec.optional:
-                letter = await self._letter(ctx, args[0] if args else None, spec.role)
-                args = args[1:]
-            await spec.run(ctx, letter, args)
+            letter = await self._letter(ctx, args[0] if args else None, spec.role)
+            await spec.run(ctx, letter, args[1:])
+        elif isinstance(spec, MaybeLetterSpec) and spec.run is not None:
+            maybe = await self._letter(ctx, args[0], spec.role) if args else None
+            await spec.run(ctx, maybe, args[1:])
         elif isinstance(spec, ReminderSpec) and spec.run is not None:
             reminder = await self._reminder(ctx, args[0] if args else None, spec.role)
             await spec.run(ctx, reminder, args[1:])
@@ -193,7 +201,7 @@ class Core:
     @staticmethod
     async def _authorize(ctx: RoomContext, letter_id: int, role: Role, unknown: str) -> None:
         """The one place where a command's declared role is enforced. (Commands open to
-        anyone do not pay for the look-up; those that care ask ``ctx.organizes()``.)
+        anyone do not pay for the look-up; those that care ask ``ctx.organizes_letter()``.)
 
         Where the caller may not see the letter (see ``Context.sees``) they are answered
         exactly as for a letter that does not exist (``unknown``): a refusal naming it

@@ -7,8 +7,9 @@ joins the routers it is given: nothing registers itself by being imported, and t
 imports no command module.
 
 The dispatcher resolves what a command declares it takes and hands it over typed: a
-``Letter`` (``LetterSpec``; ``optional``: or None when the id is left out), a review or
-reminder (``ReminderSpec``), or nothing more than the arguments (``PlainSpec``).
+``Letter`` (``LetterSpec``), a letter or None when the id may be left out
+(``MaybeLetterSpec``), a review or reminder (``ReminderSpec``), or nothing more than the
+arguments (``PlainSpec``).
 """
 
 from __future__ import annotations
@@ -65,8 +66,14 @@ class PlainSpec(Spec):
 
 @dataclass(frozen=True)
 class LetterSpec(Spec):
+    run: LetterRun | None = None
+
+
+@dataclass(frozen=True)
+class MaybeLetterSpec(Spec):
+    """The L<n> may be left out (``reminders [L<n>]``): the command then gets None."""
+
     run: MaybeLetterRun | None = None
-    optional: bool = False  # the L<n> may be left out (``reminders [L<n>]``)
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,7 @@ class ReminderSpec(Spec):
     run: ReminderRun | None = None
 
 
-AnySpec: TypeAlias = PlainSpec | LetterSpec | ReminderSpec
+AnySpec: TypeAlias = PlainSpec | LetterSpec | MaybeLetterSpec | ReminderSpec
 
 
 @dataclass
@@ -105,13 +112,8 @@ class Router:
         ``role`` by the dispatcher, which hands the command the letter."""
 
         def register(run: LetterRun) -> LetterRun:
-            async def with_letter(ctx: RoomContext, letter: Letter | None,
-                                  args: list[Token]) -> None:
-                if letter is not None:  # not optional: the dispatcher always resolves it
-                    await run(ctx, letter, args)
-
             self.specs.append(LetterSpec(name, usage, summary, role, order, reads_only,
-                                         not_in_direct, limit, with_letter))
+                                         not_in_direct, limit, run))
             return run
 
         return register
@@ -122,8 +124,8 @@ class Router:
         """Like ``letter_command``, but the L<n> may be left out: the command gets None."""
 
         def register(run: MaybeLetterRun) -> MaybeLetterRun:
-            self.specs.append(LetterSpec(name, usage, summary, role, order, reads_only,
-                                         None, None, run, optional=True))
+            self.specs.append(MaybeLetterSpec(name, usage, summary, role, order, reads_only,
+                                              None, None, run))
             return run
 
         return register

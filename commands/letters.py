@@ -88,7 +88,7 @@ async def status(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     # Organizers see the live count of a count letter, and of a sealed one whose names
     # they may see; below a sealed letter's threshold, the batched count everyone sees.
     exact = letter.is_public or (
-        await ctx.organizes() and not await ctx.sealed_shut(letter))
+        await ctx.organizes_letter(letter.id) and not await ctx.sealed_shut(letter))
     count = render.exact_count(live) if exact else render.public_count(letter, None)
     body = render.status(letter, ctx.config, ctx.tz, count)
     sensitive = False
