@@ -225,11 +225,12 @@ class PeopleQueries(Queries):
     async def letters_signed_by(self, user: User) -> list[int]:
         return await self._letters_where(SIGNATURES, user)
 
-    async def erase_signatures_of(self, user: User) -> int:
-        erased = 0
-        for letter_id in await self.letters_signed_by(user):
-            erased += await self.remove_signature(letter_id, user)
-        return erased
+    async def erase_signatures_of(self, user: User) -> list[int]:
+        """Remove every signature of ``user``; the letters they were on."""
+        letter_ids = await self.letters_signed_by(user)
+        for letter_id in letter_ids:
+            await self.remove_signature(letter_id, user)
+        return letter_ids
 
     async def mark_opened(self, letter_id: int) -> None:
         """A sealed letter's list was shown to someone: from now on it is open for good."""

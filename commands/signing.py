@@ -161,8 +161,7 @@ async def forget_me(ctx: RoomContext, args: list[Token]) -> None:
             f"signed something. To erase all your signatures, {_in_a_dm(ctx, 'forget-me')}."))
         return
     no_more(args)
-    letter_ids = await ctx.tx.letters_signed_by(ctx.user)
-    await ctx.tx.erase_signatures_of(ctx.user)
+    letter_ids = await ctx.tx.erase_signatures_of(ctx.user)
     ctx.erased = True
     for letter_id in letter_ids:
         letter = await ctx.tx.letter(letter_id)
