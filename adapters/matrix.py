@@ -27,27 +27,31 @@ import html
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from nio import (
     AsyncClient,
     ErrorResponse,
+    MegolmEvent,
     MessageDirection,
     RoomMessagesResponse,
     RoomSendResponse,
     SyncResponse,
 )
 
-from adapters.base import Handler, StateStore
+from adapters.base import Handler, SecretStore, StateStore
 from adapters.matrix_digest import Gap, Invitation, digest, may_invite, neutral_events, sources
 from adapters.matrix_direct import DirectRooms
 from adapters.matrix_session import SYNC_TIMEOUT_MS, MatrixSession, backoff
+from adapters.matrix_signing import as_mapping
 from adapters.matrix_translate import edit_content, notice, render
+from adapters.matrix_trust import OwnState, Trust
 from bot.config import BotConfig, MatrixConfig
-from bot.events import Command, Edit, Event, Post, Private, Redact, Reply, Room
+from bot.events import Command, Edit, Event, Post, Private, Redact, Reply, Room, User
 from bot.logsafe import fault, trace
 
 log = logging.getLogger("undersign.matrix")
@@ -67,6 +71,23 @@ SYNC_FILTER: dict[str, Any] = {
 }
 
 
+# A person's client tells the bot it will not give it a room key, and why.
+WITHHELD = frozenset({"m.room_key.withheld", "org.matrix.room_key.withheld"})
+WITHHELD_CODES = frozenset({"m.blacklisted", "m.unverified", "m.unauthorised", "m.unavailable",
+                            "m.no_olm"})
+WITHHELD_NOTICE = (
+    "I cannot read what you write in encrypted rooms: your app withheld its keys from my "
+    "device ({code}). If your app excludes insecure devices, ask whoever runs this bot to "
+    "run `undersign matrix-verify`, which cross-signs my device; until then, use a room "
+    "without encryption only for public letters."
+)
+
+
+class MatrixStore(StateStore, SecretStore, Protocol):
+    """What the Matrix adapter keeps in the store: its sync position, and sealed, its
+    cross-signing keys."""
+
+
 # --- the adapter ------------------------------------------------------------------------
 
 
@@ -77,9 +98,10 @@ class MatrixAdapter:
         self,
         config: MatrixConfig,
         bot: BotConfig,
-        state: StateStore,
+        state: MatrixStore,
         *,
         store_path: Path | None = None,
+        cross_sign: bool = True,
     ) -> None:
         self.config = config
         self.bot = bot
@@ -89,6 +111,12 @@ class MatrixAdapter:
         self.server = config.user_id.split(":", 1)[1]
         self.session = MatrixSession(config, self.store_path)
         self.direct = DirectRooms(self.session, self._wait_for_room)
+        self.trust = Trust(self.session, state, self.store_path, config.trust)
+        self.cross_sign = cross_sign  # False only in tests: a device nobody signed
+        self.own: OwnState | None = None
+        self.undecryptable: Counter[str] = Counter()  # by reason, never by room or person
+        self._withheld: dict[str, str] = {}  # session id -> the code it was withheld with
+        self._withheld_told: set[str] = set()
         self._handle: Handler | None = None
         # (a sync response, whether it is the first, the token it was asked `since`)
         self._queue: asyncio.Queue[tuple[SyncResponse, bool, str | None]] = asyncio.Queue()
@@ -118,6 +146,12 @@ class MatrixAdapter:
         if nio_log.level == logging.NOTSET:
             nio_log.setLevel(logging.ERROR)  # nio logs user and room ids at INFO/WARNING
         await self.session.open()
+        if self.config.e2ee:
+            self.trust.load_pins()
+            if self.cross_sign:
+                self.own = await self.trust.set_up()
+                level = logging.INFO if self.own.device_signed else logging.WARNING
+                log.log(level, "%s", self.own.line(self._c.device_id))
         await self.direct.load()
         since = await self.state.get_state(SYNC_POSITION)
         if since is None:
@@ -208,6 +242,12 @@ class MatrixAdapter:
                 self.synced.set()
 
     async def _digest(self, resp: SyncResponse, first: bool, since: str | None) -> None:
+        for message in resp.to_device_events:
+            if getattr(message, "type", None) in WITHHELD:
+                await self._key_withheld(message.sender, as_mapping(message.source))
+        if not first:
+            for info in resp.rooms.join.values():
+                info.timeline.events = await self._screen(info.timeline.events)
         found = digest(resp, self, first=first, since=since, history_before=self._history_before)
         for invitation in found.invitations:
             await self._answer(invitation)
@@ -229,7 +269,7 @@ class MatrixAdapter:
             if not isinstance(page, RoomMessagesResponse):
                 log.warning("a room's timeline has a gap that could not be fetched")
                 break
-            older += sources(page.chunk)
+            older += sources(await self._screen(page.chunk))
             if not page.chunk or not page.end or page.end == token:
                 break
             token = page.end
@@ -238,6 +278,42 @@ class MatrixAdapter:
                         GAP_PAGES * GAP_PAGE_SIZE)
         older.reverse()
         return older
+
+    async def _screen(self, events: list[Any]) -> list[Any]:
+        """The timeline events the bot may act on: not one it could not decrypt, nor one
+        decrypted from a device the bot does not trust. Both are counted and logged by
+        kind and reason only."""
+        kept: list[Any] = []
+        for event in events:
+            if isinstance(event, MegolmEvent):
+                code = self._withheld.get(event.session_id)
+                self._not_read(f"key withheld ({code})" if code else "no room key")
+            elif getattr(event, "decrypted", False) and not await self.trust.sender_trusted(
+                    event.sender, getattr(event, "sender_key", None)):
+                self._not_read("sent from a device its owner has not signed")
+            else:
+                kept.append(event)
+        return kept
+
+    def _not_read(self, reason: str) -> None:
+        self.undecryptable[reason] += 1
+        log.warning("did not act on an encrypted event: %s (%d so far)", reason,
+                    self.undecryptable[reason])
+
+    async def _key_withheld(self, sender: str, source: Mapping[str, Any]) -> None:
+        """A person's client would not give the bot a room key: note why, and tell them
+        privately, once while the bot runs, why it cannot read them and what to do."""
+        content = as_mapping(source.get("content"))
+        code = content.get("code")
+        code = code if code in WITHHELD_CODES else "other"
+        session_id = content.get("session_id")
+        if isinstance(session_id, str):
+            self._withheld[session_id] = code
+        log.info("a person's app withheld a room key from the bot (%s)", code)
+        if sender == self.user_id or sender in self._withheld_told:
+            return
+        self._withheld_told.add(sender)
+        await self._private(Private(User("matrix", sender), (WITHHELD_NOTICE.format(code=code),)))
 
     async def _dispatch(self, room_id: str, event: Event) -> None:
         if isinstance(event, Command) and event.room.direct:
@@ -337,7 +413,7 @@ class MatrixAdapter:
         room = c.rooms.get(room_id)
         if c.olm is not None and room is not None and room.encrypted:
             await self.session.query_keys()
-            self.session.trust_devices(room)
+            await self.trust.screen(room)
         tx = str(uuid.uuid4())  # one transaction id for every retry: the server de-duplicates
         resp = await self.session.call(
             what,

@@ -9,13 +9,10 @@ without one gets a new room, recorded in ``m.direct``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 from nio import MatrixRoom, RoomCreateResponse, RoomPreset
 
 from adapters.matrix_session import MatrixSession
@@ -64,19 +61,22 @@ class DirectRooms:
         )
 
     def remember(self, user_id: str, room_id: str) -> None:
-        """A person wrote to the bot in ``room_id``: their direct room, if it is usable."""
-        if user_id not in self._by_user and self.usable(user_id, room_id):
+        """A person wrote to the bot in ``room_id``: if it is a usable direct room, it is
+        where their private replies go from now on, so a command typed in a second DM is
+        answered in that DM and not in an older one they may no longer look at."""
+        if self.usable(user_id, room_id):
             self._by_user[user_id] = room_id
 
     async def room_for(self, user_id: str) -> str | None:
-        """The person's direct room: the one known, else one from m.direct, else a new
-        one (once a sync shows the person invited to it), or None if none can be made."""
+        """The person's direct room: the one they last wrote in, else the most recent one
+        in m.direct still joined by both, else a new one (once a sync shows the person
+        invited to it), or None if none can be made."""
         lock = self._locks.setdefault(user_id, asyncio.Lock())
         async with lock:
             known = self._by_user.get(user_id)
             if known and self.usable(user_id, known):
                 return known
-            for room_id in (await self.read()).get(user_id, []):
+            for room_id in reversed((await self.read()).get(user_id, [])):
                 if self.usable(user_id, room_id):
                     self._by_user[user_id] = room_id
                     return room_id
@@ -103,30 +103,13 @@ class DirectRooms:
         user = quote(self._session.user_id, safe="")
         return f"/_matrix/client/v3/user/{user}/account_data/m.direct"
 
-    def _auth(self) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {self._session.c.access_token}",
-            "Content-Type": "application/json",
-        }
-
     async def read(self) -> dict[str, list[str]]:
         """The bot's ``m.direct`` account data: user id -> direct room ids."""
-
-        async def get() -> aiohttp.ClientResponse:
-            resp: aiohttp.ClientResponse = await self._session.c.send(
-                "GET", self._url(), headers=self._auth()
-            )
-            return resp
-
-        resp = await self._session.call("read m.direct", get)
-        if resp is None or resp.status != 200:
+        answer = await self._session.api("read m.direct", "GET", self._url())
+        if answer is None or answer[0] != 200 or not isinstance(answer[1], dict):
             return {}
-        data: Any = await resp.json()
-        if not isinstance(data, dict):
-            return {}
-        return {
-            k: [r for r in v if isinstance(r, str)] for k, v in data.items() if isinstance(v, list)
-        }
+        return {k: [r for r in v if isinstance(r, str)]
+                for k, v in answer[1].items() if isinstance(v, list)}
 
     async def mark(self, user_id: str, room_id: str) -> None:
         """Record ``room_id`` as a direct room with ``user_id`` in ``m.direct``."""
@@ -135,15 +118,8 @@ class DirectRooms:
         if room_id in data.get(user_id, []):
             return
         data.setdefault(user_id, []).append(room_id)
-
-        async def put() -> aiohttp.ClientResponse:
-            resp: aiohttp.ClientResponse = await self._session.c.send(
-                "PUT", self._url(), json.dumps(data), self._auth()
-            )
-            return resp
-
-        resp = await self._session.call("write m.direct", put)
-        if resp is None or resp.status != 200:
+        answer = await self._session.api("write m.direct", "PUT", self._url(), data)
+        if answer is None or answer[0] != 200:
             log.warning("could not record a direct room in m.direct")
 
 

@@ -9,6 +9,7 @@ server's ``retry_after_ms``, 5xx answers with back-off, all within a deadline; a
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import stat
@@ -23,7 +24,6 @@ from nio import (
     AsyncClientConfig,
     ErrorResponse,
     LocalProtocolError,
-    MatrixRoom,
     WhoamiResponse,
 )
 
@@ -53,6 +53,8 @@ class MatrixSession:
         self.user_id = config.user_id
         self.client: AsyncClient | None = None
         self._keys_lock = asyncio.Lock()
+        # Told whose device lists were asked for again (adapters/matrix_trust.py judges anew).
+        self.keys_changed: Callable[[set[str]], None] = lambda users: None
 
     @property
     def c(self) -> AsyncClient:
@@ -150,6 +152,24 @@ class MatrixSession:
                 return None
             await asyncio.sleep(delay)
 
+    async def api(self, what: str, method: str, path: str, body: Any = None
+                  ) -> tuple[int, Any] | None:
+        """One client-server API request nio has no method for: (HTTP status, parsed JSON
+        body or None), or None when ``call`` gave up."""
+
+        async def request() -> tuple[int, Any]:
+            resp = await self.c.send(method, path, None if body is None else json.dumps(body), {
+                "Authorization": f"Bearer {self.c.access_token}",
+                "Content-Type": "application/json",
+            })
+            try:
+                data = await resp.json(content_type=None)
+            except (ValueError, aiohttp.ContentTypeError):
+                data = None
+            return resp.status, data
+
+        return await self.call(what, request)
+
     # --- end-to-end encryption ---
 
     async def key_upkeep(self) -> None:
@@ -166,21 +186,16 @@ class MatrixSession:
                 with suppress(LocalProtocolError, *TRANSIENT):
                     await step()
 
-    async def query_keys(self) -> None:
+    async def query_keys(self) -> set[str]:
         """Learn the devices of the people in encrypted rooms before a group session is
-        shared, or they could never read what the bot says."""
+        shared, or they could never read what the bot says. Returns whose devices were
+        asked for (their device lists changed)."""
         async with self._keys_lock:
+            users = set(self.c.users_for_key_query)
             if self.c.should_query_keys:
                 await self.call("keys query", self.c.keys_query)
-
-    def trust_devices(self, room: MatrixRoom) -> None:
-        """Trust on first use: nio has no cross-signing, so the bot trusts every device of
-        the people in a room it writes to (see the README's E2EE section)."""
-        c = self.c
-        for user in list(room.users):
-            for device in c.device_store.active_user_devices(user):
-                if not device.verified and not device.blacklisted:
-                    c.verify_device(device)
+                self.keys_changed(users)
+            return users
 
 
 __all__ = ["SYNC_TIMEOUT_MS", "TRANSIENT", "MatrixSession", "backoff"]

@@ -46,6 +46,14 @@ def _parser() -> argparse.ArgumentParser:
         help="re-seal every identity under a new key (UNDERSIGN_NEW_DB_KEY, or a new one); "
              "stop the bot first")
     rotate.add_argument("--config", type=Path)
+    verify = sub.add_parser(
+        "matrix-verify",
+        help="cross-sign the Matrix bot's device (made once, kept sealed in the database) "
+             "and report; stop the bot first")
+    verify.add_argument("--config", type=Path)
+    verify.add_argument("--accept-identity", metavar="USER_ID",
+                        help="accept this person's new cross-signing identity after you "
+                             "checked with them that they reset it")
     return parser
 
 
@@ -96,10 +104,19 @@ def main(argv: list[str] | None = None) -> int:
     from bot.seal import KeyError_
     from bot.store import StoreError
 
-    config = _load(args.config, check_secrets=args.cmd == "run")
+    config = _load(args.config, check_secrets=args.cmd in ("run", "matrix-verify"))
     try:
         if args.cmd == "purge":
             return asyncio.run(_purge(config))
+        if args.cmd == "matrix-verify":
+            from adapters.matrix_trust import matrix_verify
+
+            try:
+                signed = asyncio.run(matrix_verify(config, args.accept_identity, sys.stdout))
+            except RuntimeError as err:  # the homeserver refused the login
+                print(f"undersign: {err}", file=sys.stderr)
+                return 1
+            return 0 if signed else 1
         if args.cmd == "rotate-key":
             from bot.keys import rotate_key
 

@@ -62,6 +62,8 @@ class MatrixConfig(_Section):
     store_path: str = "matrix-store"
     prefix: Annotated[str, Field(min_length=1, max_length=32)] = "!undersign"
     e2ee: bool = True
+    # Whose devices get room keys: those their owner cross-signed, or every device (TOFU).
+    trust: Literal["cross-signed", "all"] = "cross-signed"
     allowed_rooms: list[str] = []
     allowed_users: list[str] = []
 

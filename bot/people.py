@@ -3,6 +3,7 @@ index of (table, letter, person), and their re-sealing under a new key. Part of 
 
 from __future__ import annotations
 
+from base64 import b64decode, b64encode
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -51,6 +52,24 @@ class Queries:
             " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+
+    # small values sealed under the database key (the Matrix bot's cross-signing keys)
+
+    async def get_secret(self, key: str) -> str | None:
+        stored = await self.get_meta(SEALED_META + key)
+        return None if stored is None else self.sealer.open(b64decode(stored), _meta_bound(key))
+
+    async def set_secret(self, key: str, value: str) -> None:
+        blob = self.sealer.seal(value, _meta_bound(key))
+        await self.set_meta(SEALED_META + key, b64encode(blob).decode("ascii"))
+
+
+SEALED_META = "sealed:"
+
+
+def _meta_bound(key: str) -> bytes:
+    return f"undersign:meta:{key}".encode()
 
 
 class PeopleQueries(Queries):
@@ -276,7 +295,13 @@ class PeopleQueries(Queries):
                  row["who_index"]),
             )
             people += 1
+        names = [str(row["key"])[len(SEALED_META):] for row in await self._all(
+            "SELECT key FROM meta WHERE key LIKE ?", (SEALED_META + "%",))]
+        opened = {name: await self.get_secret(name) for name in names}
         events = await self._run("DELETE FROM seen_events")
         await self.set_meta("key_check", new.check_value())
         self.sealer = new
+        for key, value in opened.items():
+            if value is not None:
+                await self.set_secret(key, value)
         return Resealed(people, reactions, dropped, events)

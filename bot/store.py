@@ -199,6 +199,15 @@ class Store:
         async with self.transaction() as tx:
             await tx.set_meta("state:" + key, value)
 
+    # the adapters' SecretStore: sealed under the database key, re-sealed by a rotation
+    async def get_secret(self, key: str) -> str | None:
+        async with self.transaction() as tx:
+            return await tx.get_secret(key)
+
+    async def set_secret(self, key: str, value: str) -> None:
+        async with self.transaction() as tx:
+            await tx.set_secret(key, value)
+
     async def rotate(self, new: Sealer) -> Resealed:
         """Re-seal everything under ``new`` in one transaction, then fold the WAL so that
         no page sealed under the old key lingers in it."""

@@ -14,6 +14,10 @@ from tests.support.matrix_people import Person, PersonFactory, content
 
 pytestmark = pytest.mark.matrix
 
+# The people here are nio clients, which have no cross-signing: the bot runs with
+# trust = "all" (trust on first use). tests/matrix/test_cross_signing.py has the default.
+TOFU = {"trust": "all"}
+
 
 
 
@@ -36,7 +40,7 @@ def notice_with(text: str) -> Any:
 async def test_a_private_reply_opens_an_encrypted_direct_room_marked_in_m_direct(
     make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
-    bot, alice = await make_bot(), await people("alice", e2ee=True)
+    bot, alice = await make_bot(**TOFU), await people("alice", e2ee=True)
     assert bot.adapter is not None
     me = User("matrix", alice.id)
     assert await bot.adapter.send(Private(me, ("Your signature on ", Said("L1"), " is recorded")))
@@ -56,7 +60,7 @@ async def test_a_private_reply_opens_an_encrypted_direct_room_marked_in_m_direct
 async def test_a_command_in_a_direct_room_is_private_and_answered_there(
     make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
-    bot, alice = await make_bot(), await people("alice", e2ee=True)
+    bot, alice = await make_bot(**TOFU), await people("alice", e2ee=True)
     dm = await alice.create_room([bot.id], direct=True, encrypted=True)
     await joined(alice, bot, dm)
     await alice.say(dm, "!undersign sign L2")
@@ -72,7 +76,7 @@ async def test_a_command_in_a_direct_room_is_private_and_answered_there(
 async def test_an_encrypted_group_room_round_trip(
     make_bot: MatrixBotFactory, people: PersonFactory
 ) -> None:
-    bot = await make_bot()
+    bot = await make_bot(**TOFU)
     alice, bob = await people("alice", e2ee=True), await people("bob", e2ee=True)
     room = await alice.create_room([bot.id, bob.id], encrypted=True)
     await joined(alice, bot, room)

@@ -27,7 +27,8 @@ pytestmark = pytest.mark.matrix
 async def undersign(
     synapse: Synapse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Undersign]:
-    bot = Undersign(synapse, tmp_path, monkeypatch)
+    # nio people have no cross-signing: trust on first use (test_cross_signing.py has the default)
+    bot = Undersign(synapse, tmp_path, monkeypatch, trust="all")
     await bot.start()
     try:
         yield bot

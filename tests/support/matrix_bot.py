@@ -75,6 +75,7 @@ class Undersign:
         name = unique("undersign")
         account = hs.login(name, hs.register(name).password, "UNDERSIGN")
         env.setenv("MATRIX_ACCESS_TOKEN", account.access_token)
+        self.hs, self.env, self.name, self.password = hs, env, name, account.password
         self.id = account.user_id
         self.config = Config(
             bot=BotConfig(database=str(folder / "undersign.db")),
@@ -99,6 +100,13 @@ class Undersign:
         if self.app is not None:
             await self.app.close()
             self.app = None
+
+    def new_device(self, device_id: str) -> None:
+        """Log in again as another device (its token in the environment), as after a lost
+        E2EE store; the next ``start`` uses it."""
+        account = self.hs.login(self.name, self.password, device_id)
+        self.env.setenv("MATRIX_ACCESS_TOKEN", account.access_token)
+        self.config.matrix = self.config.matrix.model_copy(update={"device_id": device_id})
 
     @property
     def adapter(self) -> MatrixAdapter:
