@@ -5,7 +5,10 @@ replies in, ``m.notice`` messages, edits and redactions out, each through a send
 Its parts live beside it: adapters/matrix_session.py logs in and retries every request,
 adapters/matrix_digest.py decides without I/O what a sync response asks (events,
 gaps to fetch, invitations to answer), adapters/matrix_direct.py knows each person's
-direct room, and adapters/matrix_translate.py renders and translates.
+direct room, adapters/matrix_translate.py renders and translates,
+adapters/matrix_trust.py keeps the bot's cross-signed identity and judges other people's
+devices (with adapters/matrix_signing.py, its part without I/O), and
+adapters/matrix_screen.py sets aside encrypted events the bot cannot or will not read.
 
 Two tasks run while the adapter is started. The *sync loop* long-polls the homeserver
 with jittered exponential back-off and hands each response to a queue; the *worker*
@@ -27,7 +30,6 @@ import html
 import logging
 import time
 import uuid
-from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import suppress
 from pathlib import Path
@@ -36,7 +38,6 @@ from typing import Any, Protocol
 from nio import (
     AsyncClient,
     ErrorResponse,
-    MegolmEvent,
     MessageDirection,
     RoomMessagesResponse,
     RoomSendResponse,
@@ -46,8 +47,8 @@ from nio import (
 from adapters.base import Handler, SecretStore, StateStore
 from adapters.matrix_digest import Gap, Invitation, digest, may_invite, neutral_events, sources
 from adapters.matrix_direct import DirectRooms
+from adapters.matrix_screen import Screen
 from adapters.matrix_session import SYNC_TIMEOUT_MS, MatrixSession, backoff
-from adapters.matrix_signing import as_mapping
 from adapters.matrix_translate import edit_content, notice, render
 from adapters.matrix_trust import OwnState, Trust
 from bot.config import BotConfig, MatrixConfig
@@ -69,18 +70,6 @@ SYNC_FILTER: dict[str, Any] = {
         "timeline": {"limit": 100},
     },
 }
-
-
-# A person's client tells the bot it will not give it a room key, and why.
-WITHHELD = frozenset({"m.room_key.withheld", "org.matrix.room_key.withheld"})
-WITHHELD_CODES = frozenset({"m.blacklisted", "m.unverified", "m.unauthorised", "m.unavailable",
-                            "m.no_olm"})
-WITHHELD_NOTICE = (
-    "I cannot read what you write in encrypted rooms: your app withheld its keys from my "
-    "device ({code}). If your app excludes insecure devices, ask whoever runs this bot to "
-    "run `undersign matrix-verify`, which cross-signs my device; until then, use a room "
-    "without encryption only for public letters."
-)
 
 
 class MatrixStore(StateStore, SecretStore, Protocol):
@@ -114,9 +103,7 @@ class MatrixAdapter:
         self.trust = Trust(self.session, state, self.store_path, config.trust)
         self.cross_sign = cross_sign  # False only in tests: a device nobody signed
         self.own: OwnState | None = None
-        self.undecryptable: Counter[str] = Counter()  # by reason, never by room or person
-        self._withheld: dict[str, str] = {}  # session id -> the code it was withheld with
-        self._withheld_told: set[str] = set()
+        self.screen = Screen(self.trust, self._tell, self.user_id)
         self._handle: Handler | None = None
         # (a sync response, whether it is the first, the token it was asked `since`)
         self._queue: asyncio.Queue[tuple[SyncResponse, bool, str | None]] = asyncio.Queue()
@@ -242,12 +229,10 @@ class MatrixAdapter:
                 self.synced.set()
 
     async def _digest(self, resp: SyncResponse, first: bool, since: str | None) -> None:
-        for message in resp.to_device_events:
-            if getattr(message, "type", None) in WITHHELD:
-                await self._key_withheld(message.sender, as_mapping(message.source))
+        await self.screen.to_device(resp.to_device_events)
         if not first:
             for info in resp.rooms.join.values():
-                info.timeline.events = await self._screen(info.timeline.events)
+                info.timeline.events = await self.screen.timeline(info.timeline.events)
         found = digest(resp, self, first=first, since=since, history_before=self._history_before)
         for invitation in found.invitations:
             await self._answer(invitation)
@@ -269,7 +254,7 @@ class MatrixAdapter:
             if not isinstance(page, RoomMessagesResponse):
                 log.warning("a room's timeline has a gap that could not be fetched")
                 break
-            older += sources(await self._screen(page.chunk))
+            older += sources(await self.screen.timeline(page.chunk))
             if not page.chunk or not page.end or page.end == token:
                 break
             token = page.end
@@ -278,42 +263,6 @@ class MatrixAdapter:
                         GAP_PAGES * GAP_PAGE_SIZE)
         older.reverse()
         return older
-
-    async def _screen(self, events: list[Any]) -> list[Any]:
-        """The timeline events the bot may act on: not one it could not decrypt, nor one
-        decrypted from a device the bot does not trust. Both are counted and logged by
-        kind and reason only."""
-        kept: list[Any] = []
-        for event in events:
-            if isinstance(event, MegolmEvent):
-                code = self._withheld.get(event.session_id)
-                self._not_read(f"key withheld ({code})" if code else "no room key")
-            elif getattr(event, "decrypted", False) and not await self.trust.sender_trusted(
-                    event.sender, getattr(event, "sender_key", None)):
-                self._not_read("sent from a device its owner has not signed")
-            else:
-                kept.append(event)
-        return kept
-
-    def _not_read(self, reason: str) -> None:
-        self.undecryptable[reason] += 1
-        log.warning("did not act on an encrypted event: %s (%d so far)", reason,
-                    self.undecryptable[reason])
-
-    async def _key_withheld(self, sender: str, source: Mapping[str, Any]) -> None:
-        """A person's client would not give the bot a room key: note why, and tell them
-        privately, once while the bot runs, why it cannot read them and what to do."""
-        content = as_mapping(source.get("content"))
-        code = content.get("code")
-        code = code if code in WITHHELD_CODES else "other"
-        session_id = content.get("session_id")
-        if isinstance(session_id, str):
-            self._withheld[session_id] = code
-        log.info("a person's app withheld a room key from the bot (%s)", code)
-        if sender == self.user_id or sender in self._withheld_told:
-            return
-        self._withheld_told.add(sender)
-        await self._private(Private(User("matrix", sender), (WITHHELD_NOTICE.format(code=code),)))
 
     async def _dispatch(self, room_id: str, event: Event) -> None:
         if isinstance(event, Command) and event.room.direct:
@@ -398,6 +347,9 @@ class MatrixAdapter:
             plain += f"\n\n{reply.attachment.filename}:\n{text}"
             rich += f"<br><br>{name}:<pre><code>{html.escape(text, quote=False)}</code></pre>"
         return await self._room_send(room_id, notice(plain, rich), "private reply")
+
+    async def _tell(self, user_id: str, text: str) -> None:
+        await self._private(Private(User("matrix", user_id), (text,)))
 
     _senders: Mapping[type, Callable[[MatrixAdapter, Any], Awaitable[str | None]]] = {
         Post: _post,

@@ -271,12 +271,13 @@ async def matrix_verify(config: Config, accept: str | None, out: TextIO) -> bool
                                            "message" if had else "no identity was pinned")
                           + "\n")
             own = await trust.set_up()
+            device_id = session.c.device_id
         finally:
             await session.close()
             await store.close()
     finally:
         lock.release()
-    out.write(own.line(config.matrix.device_id) + "\n")
+    out.write(own.line(device_id) + "\n")
     return own.device_signed
 
 
