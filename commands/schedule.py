@@ -85,7 +85,7 @@ async def review(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
 
 
 @router.letter_command(
-    "remind", 'remind L<n> WHEN|every RECURRENCE "TEXT" [to room|signers|organizers]',
+    "remind", 'remind L<n> WHEN|"WHEN"|every RECURRENCE "TEXT" [to room|signers|organizers]',
     "a reminder, once or repeated, to the room, the signers or the organizers", order=80,
     role="organizer", limit="remind")
 async def remind(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
@@ -93,8 +93,11 @@ async def remind(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     await _room_for_more(ctx, letter)
     repeated = bool(args) and args[0].word == "every"
     rest = args[1:] if repeated else args
-    # In `every cron "0 9 * * 1-5" "TEXT"` the first quoted part is the cron itself.
+    # In `every cron "0 9 * * 1-5" "TEXT"` the first quoted part is the cron itself; in
+    # `"in 4 hours" "TEXT"` it is WHEN.
     first = 2 if repeated and len(rest) > 1 and rest[0].word == "cron" and rest[1].quoted else 0
+    if not repeated and len(rest) > 1 and rest[0].quoted and any(t.quoted for t in rest[1:]):
+        first = 1
     quoted = next((i for i in range(first, len(rest)) if rest[i].quoted), None)
     if quoted is None:
         raise UsageError('Put the reminder text in quotes, like "Sign before Friday!".')

@@ -372,3 +372,15 @@ async def test_scheduling_for_signers_warns_that_admins_see_whom_the_bot_writes_
     told = privately(await bot.say("alice", f'remind {letter} in 2 hours "x" to signers'),
                      "alice")
     assert "Scheduled R1" in told and "admins can see whom the bot writes to" in told
+
+
+async def test_a_reminders_when_may_be_quoted_and_help_shows_both_forms(bot: Bot) -> None:
+    letter = await bot.new("alice")
+    replies = await bot.say("alice", f'remind {letter} "in 4 hours" "Sign today" to organizers')
+    assert "Scheduled R1" in privately(replies, "alice")
+    assert "Sign today" in privately(replies, "alice")
+    assert await later(bot, hours=3, minutes=59) == []
+    fired = privately(await later(bot, minutes=1), "alice")
+    assert "Sign today" in fired
+    usage = privately(await bot.say("alice", "help remind"), "alice")
+    assert 'remind L<n> WHEN|"WHEN"|every RECURRENCE "TEXT"' in usage
