@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONFIG ?=
 
-.PHONY: run test check lint typecheck pytest bench clean synapse
+.PHONY: run test check lint typecheck pytest bench clean synapse systemd-analyze
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,16 @@ $(SYNAPSE):
 	sh scripts/synapse.sh
 	touch $(SYNAPSE)
 
-pytest: $(STAMP) $(SYNAPSE)
+# systemd-analyze checks the unit in deploy/ (the distribution's systemd package).
+SYSTEMD_ANALYZE := $(shell command -v systemd-analyze)
+systemd-analyze:
+ifeq ($(SYSTEMD_ANALYZE),)
+	apt-get install -y -q --no-install-recommends systemd >/dev/null \
+		|| (apt-get update -q >/dev/null && apt-get install -y -q --no-install-recommends systemd >/dev/null) \
+		|| echo "systemd-analyze could not be installed: tests/test_deploy.py will say so"
+endif
+
+pytest: $(STAMP) $(SYNAPSE) systemd-analyze
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest

@@ -46,6 +46,16 @@ def _parser() -> argparse.ArgumentParser:
         help="re-seal every identity under a new key (UNDERSIGN_NEW_DB_KEY, or a new one); "
              "stop the bot first")
     rotate.add_argument("--config", type=Path)
+    backup = sub.add_parser(
+        "backup", help="write a consistent copy of the database to FILE (0600, checked), "
+                       "also while the bot runs; the key is never in it")
+    backup.add_argument("file", type=Path)
+    backup.add_argument("--config", type=Path)
+    restore = sub.add_parser(
+        "restore", help="put a backup in place of the database (stop the bot first); "
+                        "refused if made with another key or by a newer Undersign")
+    restore.add_argument("file", type=Path)
+    restore.add_argument("--config", type=Path)
     verify = sub.add_parser(
         "matrix-verify",
         help="cross-sign the Matrix bot's device (made once, kept sealed in the database) "
@@ -100,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print(manifest(_load(args.config, check_secrets=False)))
         return 0
     from bot.app import App
+    from bot.backup import BackupError
     from bot.keys import DatabaseBusy
     from bot.seal import KeyError_
     from bot.store import StoreError
@@ -117,17 +128,45 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"undersign: {err}", file=sys.stderr)
                 return 1
             return 0 if signed else 1
+        if args.cmd in ("backup", "restore"):
+            return _backup_or_restore(config, args.cmd, args.file)
         if args.cmd == "rotate-key":
             from bot.keys import rotate_key
 
             asyncio.run(rotate_key(config.database_path, sys.stdout))
             return 0
         asyncio.run(App(config).run())
-    except (KeyError_, StoreError, DatabaseBusy) as err:
+    except (KeyError_, StoreError, DatabaseBusy, BackupError) as err:
         print(f"undersign: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    return 0
+
+
+def _backup_or_restore(config: Config, cmd: str, file: Path) -> int:
+    """``backup`` beside a running bot (a shared lock: never during a key rotation);
+    ``restore`` with the database to itself (the bot stopped)."""
+    from bot import backup
+    from bot.keys import DatabaseLock
+    from bot.seal import Sealer, load_key
+
+    database = config.database_path
+    lock = DatabaseLock(database)
+    lock.acquire(exclusive=cmd == "restore", doing="restoring a backup")
+    try:
+        sealer = Sealer(load_key(database))
+        if cmd == "backup":
+            made = backup.backup(database, file, sealer)
+            print(f"backup written to {made.path}: {made.letters} letter(s), schema "
+                  f"{made.schema}, integrity checked, opens with the current key; the key "
+                  "is not in it: keep the key apart from the backups")
+        else:
+            done = backup.restore(file, database, sealer)
+            print(f"restored {done.letters} letter(s) from {file} (schema {done.schema}); "
+                  "start the bot to use it")
+    finally:
+        lock.release()
     return 0
 
 

@@ -30,6 +30,9 @@ class BotConfig(_Section):
     export_per_hour: Annotated[int, Field(ge=1)] = 10
     max_open_letters_per_room: Annotated[int, Field(ge=1)] = 50
     max_schedules_per_letter: Annotated[int, Field(ge=1)] = 20
+    # a daily online backup into this folder (relative to the config file), the newest kept
+    backup_dir: str | None = None
+    backup_keep: Annotated[int, Field(ge=1, le=366)] = 7
 
     @field_validator("timezone")
     @classmethod

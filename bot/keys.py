@@ -59,7 +59,7 @@ class DatabaseLock:
         self.path = database.with_name(database.name + ".lock")
         self._fd: int | None = None
 
-    def acquire(self, *, exclusive: bool) -> None:
+    def acquire(self, *, exclusive: bool, doing: str = "rotating the key") -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -67,7 +67,7 @@ class DatabaseLock:
         except BlockingIOError:
             os.close(fd)
             raise DatabaseBusy(
-                "Undersign is running on this database: stop it before rotating the key"
+                f"Undersign is running on this database: stop it before {doing}"
                 if exclusive else
                 "a key rotation is under way on this database: start again when it is done"
             ) from None

@@ -26,6 +26,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.backup import backup, daily_name, rotate_backups
 from bot.config import Config
 from bot.events import Due, Event
 from bot.logsafe import fault, trace
@@ -39,6 +40,7 @@ logging.getLogger("apscheduler").setLevel(logging.WARNING)
 AT_PREFIX = "at:"
 PURGE_EVERY = timedelta(days=1)
 FIRST_PURGE_AFTER = timedelta(minutes=1)
+FIRST_BACKUP_AFTER = timedelta(minutes=5)
 STOP_WAIT_SECONDS = 5.0
 
 
@@ -104,6 +106,9 @@ class Scheduler:
         )
         self._aps.add_job(self._purge, IntervalTrigger(seconds=PURGE_EVERY.total_seconds()),
                           id="purge", next_run_time=self.clock() + FIRST_PURGE_AFTER)
+        if self.config.bot.backup_dir:
+            self._aps.add_job(self._backup, IntervalTrigger(days=1), id="backup",
+                              next_run_time=self.clock() + FIRST_BACKUP_AFTER)
         armed = await self.sync()
         log.info("scheduler started: %d timer(s) caught up, %d armed", fired, armed)
 
@@ -187,6 +192,24 @@ class Scheduler:
                       exc_info=trace(exc))
             return
         log.info("purged %d closed letter(s) and %d old event record(s)", letters, events)
+
+    async def _backup(self) -> None:
+        """The daily backup, made off the event loop (SQLite's backup API blocks), then the
+        oldest beyond ``backup_keep`` removed. A failure is logged and tried tomorrow."""
+        assert self.config.bot.backup_dir is not None
+        folder = self.config.path(self.config.bot.backup_dir)
+        try:
+            made = await asyncio.to_thread(
+                backup, self.config.database_path, folder / daily_name(self.clock()),
+                self.store.sealer)
+            removed = await asyncio.to_thread(rotate_backups, folder,
+                                              self.config.bot.backup_keep)
+        except Exception as exc:
+            log.error("the daily backup failed (%s); it is tried again tomorrow", fault(exc),
+                      exc_info=trace(exc))
+            return
+        log.info("daily backup made (%d letter(s)); %d old backup(s) removed", made.letters,
+                 len(removed))
 
     def next_runs(self) -> dict[str, datetime]:
         """Armed timers (``schedule:<id>``, ``deadline:<id>``, ``refresh-counts``, ``purge``)
