@@ -35,6 +35,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--debug-unredacted", action="store_true",
                      help="log everything at DEBUG, payloads included: names and titles "
                           "will be in the log. Only on a test workspace")
+    run.add_argument("--log-format", choices=("text", "json"), default="text",
+                     help="json: one object a line (time, level, logger, message) for log "
+                          "shippers; the same redaction as text")
     check = sub.add_parser("check-config", help="validate a config file; exit 1 on any problem")
     check.add_argument("file", type=Path)
     manifest = sub.add_parser("slack-manifest", help="print the Slack app manifest to paste")
@@ -76,15 +79,15 @@ def _load(path: Path | None, *, check_secrets: bool = True) -> Config:
         raise SystemExit(1) from None
 
 
-def _logging(*, debug: bool, unredacted: bool) -> None:
+def _logging(*, debug: bool, unredacted: bool, json_lines: bool = False) -> None:
     """INFO by default. Our own log lines never carry user ids, titles or texts; library
     DEBUG logs do (aiosqlite logs SQL parameters, Bolt and nio payloads), so they are
     only let through with the explicit --debug-unredacted."""
-    logging.basicConfig(
-        level=logging.DEBUG if unredacted else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logsafe.JsonFormatter() if json_lines else logging.Formatter(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if unredacted else logging.INFO,
+                        handlers=[handler])
     logsafe.UNREDACTED = unredacted  # exception texts and tracebacks name rooms and people
     if debug or unredacted:
         for ours in ("undersign", "bot", "adapters", "commands"):
@@ -94,7 +97,8 @@ def _logging(*, debug: bool, unredacted: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     _logging(debug=getattr(args, "debug", False),
-             unredacted=getattr(args, "debug_unredacted", False))
+             unredacted=getattr(args, "debug_unredacted", False),
+             json_lines=getattr(args, "log_format", "text") == "json")
     if args.cmd == "check-config":
         try:
             load(args.file)

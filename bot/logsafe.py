@@ -9,7 +9,10 @@ operator asked for everything with ``--debug-unredacted`` (bot.cli sets ``UNREDA
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+from datetime import UTC, datetime
 
 UNREDACTED = False
 """Set by ``undersign run --debug-unredacted``: tracebacks and exception texts are logged."""
@@ -32,3 +35,20 @@ def fault(exc: BaseException) -> str:
 def trace(exc: BaseException) -> BaseException | None:
     """``exc_info`` for a log call: the traceback only in the unredacted mode."""
     return exc if UNREDACTED else None
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, for log shippers (``undersign run --log-format json``): the
+    same messages as the text format, so the same redaction holds; a traceback only where
+    the record carries one, which is only in the unredacted mode."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, str] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)

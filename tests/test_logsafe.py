@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import aiohttp
 import pytest
 
 from bot import cli, logsafe
+from tests.support.bot import TEST_KEY
+from tests.support.processes import run_console
 
 
 class _Coded(Exception):
@@ -35,3 +39,19 @@ def test_the_traceback_is_attached_only_in_the_unredacted_mode(
     assert logsafe.UNREDACTED and logsafe.trace(exc) is exc
     for ours in ("undersign", "bot", "adapters", "commands"):
         logging.getLogger(ours).setLevel(logging.NOTSET)
+
+
+def test_json_logs_are_one_object_a_line_and_name_nobody(tmp_path: Path) -> None:
+    done = run_console(tmp_path, [
+        'alice-jsonlog> /undersign new "A title for the json log" visibility count',
+        "bob-jsonlog> /undersign sign L1",
+        "bob-jsonlog> /undersign nonsense",
+    ], key=TEST_KEY, args=("--log-format", "json"))
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines, "the bot logged nothing"
+    records = [json.loads(line) for line in lines]
+    assert {"time", "level", "logger", "message"} <= set(records[0])
+    assert any("starting" in r["message"] for r in records)
+    for secret in ("alice-jsonlog", "bob-jsonlog", "A title for the json log", "nonsense"):
+        assert secret not in done.stderr

@@ -41,14 +41,15 @@ def environment(**extra: str) -> dict[str, str]:
 
 
 def run_console(folder: Path, lines: list[str], *, key: str | None = None,
-                timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    """`undersign run` on the console in ``folder``, fed ``lines``, with ``key`` as its
-    UNDERSIGN_DB_KEY (none if not given)."""
+                timeout: float = 60, args: tuple[str, ...] = ()
+                ) -> subprocess.CompletedProcess[str]:
+    """`undersign run [args]` on the console in ``folder``, fed ``lines``, with ``key`` as
+    its UNDERSIGN_DB_KEY (none if not given)."""
     env = {k: v for k, v in os.environ.items() if k != "UNDERSIGN_DB_KEY"}
     if key is not None:
         env["UNDERSIGN_DB_KEY"] = key
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "run"], input="\n".join(lines) + "\n", text=True,
+        [sys.executable, "-m", "bot.cli", "run", *args], input="\n".join(lines) + "\n", text=True,
         capture_output=True, cwd=folder, env={**env, "PYTHONPATH": str(Path.cwd())},
         timeout=timeout,
     )
