@@ -54,6 +54,7 @@ from adapters.matrix_trust import OwnState, Trust
 from bot.config import BotConfig, MatrixConfig
 from bot.events import Command, Edit, Event, Post, Private, Redact, Reply, Room, User
 from bot.logsafe import fault, trace
+from bot.observe import AdapterStats
 
 log = logging.getLogger("undersign.matrix")
 
@@ -120,6 +121,11 @@ class MatrixAdapter:
     @client.setter
     def client(self, client: AsyncClient | None) -> None:
         self.session.client = client
+
+    @property
+    def stats(self) -> AdapterStats:
+        """Connected while syncs succeed (bot/ops.py reads it)."""
+        return self.session.stats
 
     @property
     def _c(self) -> AsyncClient:
@@ -189,24 +195,29 @@ class MatrixAdapter:
                 )
             except Exception as exc:  # the network, or a response nio could not parse
                 failures += 1
+                self.stats.connected = False
                 delay = backoff(failures)
                 log.warning("sync failed (%s), retrying in %.1f s", type(exc).__name__, delay)
                 await asyncio.sleep(delay)
                 continue
             if not isinstance(resp, SyncResponse):
                 failures += 1
+                self.stats.connected = False
                 limited = isinstance(resp, ErrorResponse) and resp.retry_after_ms
                 delay = (
                     resp.retry_after_ms / 1000
                     if limited and resp.retry_after_ms
                     else backoff(failures)
                 )
+                self.stats.rate_limit_waits += bool(limited)
                 code = resp.status_code if isinstance(resp, ErrorResponse) else "?"
                 log.warning("sync refused (%s), retrying in %.1f s", code, delay)
                 await asyncio.sleep(delay)
                 continue
             if failures:
                 log.info("sync works again after %d failures", failures)
+                self.stats.reconnects += 1
+            self.stats.connected = True
             asked_since, failures, full_state, since = since, 0, False, resp.next_batch
             await self._queue.put((resp, False, asked_since))
             if self.config.e2ee:

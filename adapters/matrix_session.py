@@ -28,6 +28,7 @@ from nio import (
 )
 
 from bot.config import MatrixConfig, secret, unset_secrets
+from bot.observe import AdapterStats
 
 log = logging.getLogger("undersign.matrix")
 
@@ -52,6 +53,7 @@ class MatrixSession:
         self.store_path = store_path
         self.user_id = config.user_id
         self.client: AsyncClient | None = None
+        self.stats = AdapterStats()
         self._keys_lock = asyncio.Lock()
         # Told whose device lists were asked for again (adapters/matrix_trust.py judges anew).
         self.keys_changed: Callable[[set[str]], None] = lambda users: None
@@ -140,6 +142,7 @@ class MatrixSession:
                     resp.status_code == "M_LIMIT_EXCEEDED" or status == 429
                 ):
                     delay, why = (resp.retry_after_ms or 1000) / 1000, "rate limited (429)"
+                    self.stats.rate_limit_waits += 1
                     log.warning(
                         "%s: rate limited by the homeserver, retrying in %.1f s", what, delay
                     )

@@ -38,6 +38,7 @@ from adapters.slack_send import SlackSender
 from bot.config import BotConfig, SlackConfig, secret, unset_secrets
 from bot.events import Event, Reply
 from bot.logsafe import fault, trace
+from bot.observe import AdapterStats
 
 log = logging.getLogger("undersign.slack")
 # Bolt and the Socket Mode client log payloads in some messages: keep them quiet unless
@@ -81,10 +82,30 @@ class SlackAdapter:
         self._app: AsyncApp | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
+        self._stats = AdapterStats()
+        self._session_seen: object = None
         self.http_port: int | None = None  # the bound port in HTTP mode (useful with port 0)
         self.bot_user_id: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
+
+    @property
+    def stats(self) -> AdapterStats:
+        """Connected while the HTTP server runs or the Socket Mode session is open; a new
+        Socket Mode session after the first is a reconnect (bot/ops.py reads this)."""
+        stats = self._stats
+        limits = self.sender.rate_limits
+        stats.rate_limit_waits = limits.waits if limits is not None else 0
+        if self._socket is None:
+            stats.connected = self._runner is not None
+            return stats
+        client = self._socket.client
+        session = client.current_session
+        stats.connected = not client.closed and session is not None and not session.closed
+        if session is not None and session is not self._session_seen:
+            stats.reconnects += self._session_seen is not None
+            self._session_seen = session
+        return stats
 
     @property
     def client(self) -> AsyncWebClient:

@@ -104,6 +104,7 @@ class PacedRateLimitHandler(AsyncRateLimitErrorRetryHandler):
     def __init__(self, pacer: Pacer, max_retry_count: int = 3) -> None:
         super().__init__(max_retry_count=max_retry_count)
         self._pacer = pacer
+        self.waits = 0  # 429s met, each a wait (bot/ops.py counts them)
 
     async def prepare_for_next_attempt_async(
         self,
@@ -119,6 +120,7 @@ class PacedRateLimitHandler(AsyncRateLimitErrorRetryHandler):
             method = request.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
             log.warning("Slack rate limit on %s: waiting %s s", method, after[0])
             self._pacer.pause(method, float(after[0]))
+            self.waits += 1
         await super().prepare_for_next_attempt_async(
             state=state, request=request, response=response, error=error
         )

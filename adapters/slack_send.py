@@ -54,6 +54,7 @@ class SlackSender:
         self._dm_channels: dict[str, str] = {}
         self._session: aiohttp.ClientSession | None = None
         self._client: AsyncWebClient | None = None
+        self.rate_limits: PacedRateLimitHandler | None = None
 
     @property
     def client(self) -> AsyncWebClient:
@@ -63,6 +64,7 @@ class SlackSender:
     def open(self, token: str, logger: logging.Logger) -> AsyncWebClient:
         """The client for ``token``: connection faults and 5xx retried, 429s paced."""
         self._session = aiohttp.ClientSession()
+        self.rate_limits = PacedRateLimitHandler(self.pacer)
         self._client = AsyncWebClient(
             token=token,
             base_url=self.config.api_base_url,
@@ -70,7 +72,7 @@ class SlackSender:
             logger=logger,
             retry_handlers=[
                 AsyncConnectionErrorRetryHandler(),
-                PacedRateLimitHandler(self.pacer),
+                self.rate_limits,
                 AsyncServerErrorRetryHandler(max_retry_count=2),
             ],
         )

@@ -13,22 +13,30 @@ import asyncio
 import contextlib
 import logging
 import signal
+import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import commands
 from adapters import console, matrix_translate, slack_translate
 from adapters.base import Adapter
 from bot.config import Config
 from bot.core import Core, utc_now
-from bot.events import Command, Event, Post, Private, Reaction, Reply
+from bot.events import Command, Due, Event, Post, Private, Reaction, Reply
 from bot.keys import DatabaseLock, open_store
 from bot.logsafe import fault, trace
+from bot.observe import Observer
 from bot.platform import PlatformWords
 from bot.scheduler import Scheduler
 from bot.store import Store, storage_fault
 
+if TYPE_CHECKING:
+    from bot.ops import Ops
+
 log = logging.getLogger("undersign")
+
+EVENT_KINDS = {Command: "command", Reaction: "reaction", Due: "timer"}
 
 STORAGE_FAULT_ANSWER = (
     "I cannot save anything right now: my database is read-only or full. Nothing was "
@@ -53,6 +61,8 @@ class App:
         self._core: Core | None = None
         self._scheduler: Scheduler | None = None
         self._lock: DatabaseLock | None = None
+        self.observer = Observer()  # bot.ops.Metrics when [ops] listen is set
+        self._ops: Ops | None = None
         self.stopping = asyncio.Event()
 
     @property
@@ -107,6 +117,17 @@ class App:
             self.add_adapter(ConsoleAdapter(self.store))
 
     async def handle(self, event: Event) -> None:
+        started = time.perf_counter()
+        kind = EVENT_KINDS[type(event)]
+        platform = "system" if isinstance(event, Due) else event.user.platform
+        try:
+            await self._handle(event)
+        except BaseException:
+            self.observer.event(kind, platform, time.perf_counter() - started, False)
+            raise
+        self.observer.event(kind, platform, time.perf_counter() - started, True)
+
+    async def _handle(self, event: Event) -> None:
         try:
             outcome = await self.core.dispatch(event)
         except Exception as exc:
@@ -139,7 +160,9 @@ class App:
             except Exception as exc:
                 log.error("a %s could not be sent on %s (%s)", type(reply).__name__,
                           reply.platform, fault(exc), exc_info=trace(exc))
+                self.observer.reply(reply.platform, False)
                 continue
+            self.observer.reply(reply.platform, True)
             if isinstance(reply, Post) and reply.announces is not None and ref:
                 await self.core.announced(reply.announces, reply.room, ref)
 
@@ -156,6 +179,8 @@ class App:
             for adapter in self.adapters.values():
                 await adapter.start(self.handle)
             await self.scheduler.start()
+            if self.config.ops.listen:
+                await self.start_ops(*self.config.ops.address)
             waits = [asyncio.create_task(self.stopping.wait())]
             for adapter in self.adapters.values():
                 finished = getattr(adapter, "finished", None)
@@ -167,8 +192,21 @@ class App:
         finally:
             await self.close()
 
+    async def start_ops(self, host: str, port: int) -> Ops:
+        """``/healthz`` and ``/metrics`` (bot/ops.py), counting from now on."""
+        from bot.ops import Metrics, Ops
+
+        metrics = Metrics(self.adapters)
+        self.observer = self.scheduler.observer = metrics
+        self._ops = Ops(self, metrics)
+        await self._ops.start(host, port)
+        return self._ops
+
     async def close(self) -> None:
         self.stopping.set()
+        if self._ops is not None:
+            await self._ops.stop()
+            self._ops = None
         if self._scheduler is not None:
             await self._scheduler.stop()
         for adapter in self.adapters.values():

@@ -71,10 +71,25 @@ class MatrixConfig(_Section):
     allowed_users: list[str] = []
 
 
+LISTEN = r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):\d{1,5}$"
+
+
+class OpsConfig(_Section):
+    # "HOST:PORT" for /healthz and /metrics (e.g. "127.0.0.1:9464"); unset: no server
+    listen: Annotated[str, Field(pattern=LISTEN)] | None = None
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self.listen is not None
+        host, _, port = self.listen.rpartition(":")
+        return host.strip("[]"), int(port)
+
+
 class Config(_Section):
     bot: BotConfig = BotConfig()
     slack: SlackConfig = SlackConfig()
     matrix: MatrixConfig = MatrixConfig()
+    ops: OpsConfig = OpsConfig()
     # Where relative paths (database, store_path) are read from: the config file's folder.
     base_dir: Path = Field(default_factory=Path.cwd, exclude=True)
 

@@ -31,6 +31,7 @@ from bot.config import Config
 from bot.events import Due, Event
 from bot.logsafe import fault, trace
 from bot.model import utc_iso_exact
+from bot.observe import Observer
 from bot.store import Store
 
 log = logging.getLogger("undersign.scheduler")
@@ -95,6 +96,7 @@ class Scheduler:
         self._firing_batches = 0
         self._firing: set[asyncio.Task[None]] = set()
         self.started = False
+        self.observer = Observer()
 
     async def start(self) -> None:
         fired = await self.catch_up()
@@ -160,12 +162,14 @@ class Scheduler:
             if job is not None and job.args == (events,):
                 continue
             self._aps.add_job(self._fire, DateTrigger(run_date=at), args=(events,),
-                              id=job_id, replace_existing=True)
+                              kwargs={"due": at}, id=job_id, replace_existing=True)
         return len(planned)
 
-    async def _fire(self, events: tuple[Due, ...]) -> None:
+    async def _fire(self, events: tuple[Due, ...], due: datetime | None = None) -> None:
         """Run the events in a task of our own, so that stopping waits for a firing under
         way instead of cancelling it between its commit and its message."""
+        if due is not None:
+            self.observer.timer((self.clock() - due).total_seconds())
         task = asyncio.create_task(self._fire_in_order(events), name="due")
         self._firing.add(task)
         task.add_done_callback(self._firing.discard)
@@ -210,6 +214,10 @@ class Scheduler:
             return
         log.info("daily backup made (%d letter(s)); %d old backup(s) removed", made.letters,
                  len(removed))
+
+    @property
+    def running(self) -> bool:
+        return self.started and bool(self._aps.running)
 
     def next_runs(self) -> dict[str, datetime]:
         """Armed timers (``schedule:<id>``, ``deadline:<id>``, ``refresh-counts``, ``purge``)

@@ -190,6 +190,21 @@ class Store:
         async with self._lock:
             await self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
+    async def writable(self) -> bool:
+        """Whether the database takes a write now (for ``/healthz``): a write in a
+        transaction that is rolled back, so nothing changes."""
+        async with self._lock:
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+                await self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('health', '')")
+            except sqlite3.Error:
+                return False
+            finally:
+                if self._db.in_transaction:
+                    await self._db.execute("ROLLBACK")
+            return True
+
     # the adapters' StateStore
     async def get_state(self, key: str) -> str | None:
         async with self.transaction() as tx:
