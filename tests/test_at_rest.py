@@ -137,7 +137,7 @@ async def test_after_a_refresh_the_file_lays_out_signatures_the_same_whatever_th
                                                                        + signers[::2]))]
     assert layouts[0] == layouts[1] == layouts[2], "the layout depends on the signing order"
     assert layouts[0] not in (signers, signers[::-1])
-    assert {len(r.keys()) for r in table_rows(tmp_path / "b" / "undersign.db", "signatures")} == {6}
+    assert {len(r.keys()) for r in table_rows(tmp_path / "b" / "undersign.db", "signatures")} == {7}
 
 
 async def test_status_of_a_public_letter_names_signers_alphabetically(bot: Bot) -> None:
