@@ -61,9 +61,11 @@ def announcement(letter: Letter, config: Config, words: PlatformWords, live: int
     body: list[Segment] = ["📝 ", Strong(f"{letter.ref}: "), Said(letter.title), "\n"]
     if letter.link:
         body += ["Read it: ", Link(letter.link), "\n"]
-    if letter.version > 1:
+    if letter.version > 1 and letter.is_open:
         body.append(f"Version {letter.version}: signatures of earlier versions count once "
                     "their signers sign again.\n")
+    elif letter.version > 1:
+        body.append(f"Version {letter.version}\n")
     if letter.deadline:
         body.append(f"Deadline: {when(letter.deadline, config.bot.timezone)}\n")
     body.append(f"Visibility: {visibility(letter)}\n")

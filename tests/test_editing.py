@@ -194,3 +194,22 @@ async def test_only_organizers_may_edit_and_a_closed_letter_cannot_be(bot: Bot) 
     await bot.say("alice", "close L1")
     assert "closed; it can no longer be edited" in privately(
         await bot.say("alice", 'edit L1 title "Late"'), "alice")
+
+
+async def test_on_a_sealed_letter_earlier_version_signers_count_toward_no_threshold(
+    bot: Bot,
+) -> None:
+    await bot.say("alice", 'new "Sealed" visibility sealed threshold 2')
+    await bot.say("bob", "sign L1")
+    await bot.say("carol", "sign L1")
+    await bot.say("alice", 'edit L1 title "Sealed, corrected"')
+    await bot.say("alice", "sign L1")  # an organizer's own signature opens nothing
+    await bot.say("bob", "sign L1")
+    refused = privately(await bot.say("alice", "final L1"), "alice")
+    assert "is sealed: no name is shown" in refused and "bob" not in refused
+    await bot.say("carol", "sign L1")
+    block = privately(await bot.say("alice", "final L1"), "alice")
+    assert "Signed by 3:\nalice\nbob\ncarol" in block
+    # once shown, a list stays open, even when a new version leaves it below the threshold
+    await bot.say("alice", 'edit L1 title "Sealed, third"')
+    assert "Signed by 0:" in privately(await bot.say("alice", "final L1"), "alice")

@@ -50,3 +50,22 @@ async def test_when_users_info_fails_the_user_id_stands_in(
     await slack.click(SIGNER, "undersign_sign", letter)
     fake.fail["users.info"] = "user_not_found"
     assert f"Signed by 1:\\n{SIGNER}" in await _block(slack, fake, letter)
+
+
+@pytest.mark.parametrize("visibility", ["count", "sealed"])
+async def test_a_new_version_reaches_slack_signers_only_as_a_neutral_dm_and_never_on_a_sealed_letter(
+    slack: Slack, fake: FakeSlack, visibility: str
+) -> None:
+    options = "visibility sealed threshold 5" if visibility == "sealed" else "visibility count"
+    await slack.command(ORGANIZER, f'new "Quiet letter" {options}')
+    await slack.click(SIGNER, "undersign_sign", 1)
+    await slack.command(ORGANIZER, 'edit L1 title "Quiet letter, corrected"')
+    dms = [c.text for c in fake.calls_to("chat.postMessage") if c.channel == "D" + SIGNER[1:]]
+    if visibility == "sealed":
+        assert not dms
+    else:
+        assert dms == ["L1 has a new version 2: /undersign status L1 shows it. If you had signed "
+                       "it, /undersign sign L1 confirms the new version."]
+    await slack.command(SIGNER, "status L1")
+    assert any("You signed version 1, which no longer counts" in text
+               for text in ephemeral_to(fake, SIGNER))
