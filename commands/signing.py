@@ -94,7 +94,7 @@ def parse_listing(args: list[Token]) -> Listing | None:
     if not args[1:]:
         raise UsageError('\'as\' needs the line to list you by, in quotes ("Jane Doe, '
                          'Political Officer"), or anonymous.')
-    if len(args) == 2 and args[1].word == "anonymous":
+    if len(args) == 2 and args[1].text.strip().lower() == "anonymous":  # quoted or not
         return Listing(anonymous=True)
     line = clean_text(joined(args[1:]), what="line to list you by", limit=MAX_LISTING)
     if _SOMEONE.match(line):

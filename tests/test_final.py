@@ -113,6 +113,8 @@ async def test_sign_again_with_another_as_changes_the_line(bot: Bot) -> None:
     assert "Done: on L1 you are now listed as “Robert Brown, Steward”" in told
     assert "already signed" in privately(await bot.say("bob", "sign L1"), "bob")
     assert "Signed by 1:\nRobert Brown, Steward" in await _final(bot)
+    await bot.say("bob", 'sign L1 as "Anonymous"')  # quoted, it still means: do not name me
+    assert "Signed by 1:\nand 1 other who asked not to be named" in await _final(bot)
 
 
 async def test_export_gains_the_version_and_the_listing(bot: Bot) -> None:
