@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from bot.events import Event, Reply
+from bot.events import Event, Reply, User
 
 
 class Handler(Protocol):
@@ -21,6 +21,8 @@ class Adapter(Protocol):
     returns the platform's id of the message it posted (needed for announcements, which
     are edited in place later), or None. ``send`` never raises for a platform fault: it
     logs, retries with back-off where sensible, and gives up loudly in the log.
+    ``display_name`` is the name the platform shows for one of its users, asked when a
+    signature block is sent and never stored, or None when it cannot be had.
     """
 
     platform: str
@@ -28,6 +30,8 @@ class Adapter(Protocol):
     async def start(self, handle: Handler) -> None: ...
 
     async def send(self, reply: Reply) -> str | None: ...
+
+    async def display_name(self, user: User) -> str | None: ...
 
     async def stop(self) -> None: ...
 

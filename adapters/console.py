@@ -110,6 +110,10 @@ class ConsoleAdapter:
             self.stdout.write(f"    {more}\n")
         self.stdout.flush()
 
+    async def display_name(self, user: User) -> str | None:
+        """On the console a person is the NAME they type."""
+        return user.id
+
     async def send(self, reply: Reply) -> str | None:
         if isinstance(reply, Post):
             number = self._next

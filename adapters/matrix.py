@@ -39,6 +39,7 @@ from nio import (
     AsyncClient,
     ErrorResponse,
     MessageDirection,
+    ProfileGetDisplayNameResponse,
     RoomMessagesResponse,
     RoomSendResponse,
     SyncResponse,
@@ -308,6 +309,15 @@ class MatrixAdapter:
         log.info("joined a room on invitation")
         if invitation.direct:
             await self.direct.mark(invitation.inviter, room_id)
+
+    async def display_name(self, user: User) -> str | None:
+        """The person's display name from their profile, asked each time a signature
+        block is sent: never cached or stored (None when the profile cannot be had)."""
+        if self.client is None:
+            return None
+        resp = await self.session.call("profile", lambda: self._c.get_displayname(user.id),
+                                       deadline=10)
+        return resp.displayname if isinstance(resp, ProfileGetDisplayNameResponse) else None
 
     # --- sending: one sender per reply type ---
 

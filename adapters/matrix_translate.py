@@ -21,6 +21,7 @@ from bot.events import (
     Reaction,
     Rich,
     Room,
+    Roster,
     Said,
     Strong,
     User,
@@ -70,6 +71,10 @@ def render(body: Rich) -> tuple[str, str]:
         elif isinstance(seg, Person):
             plain.append(seg.user.id)
             rich.append(html.escape(seg.user.id, quote=False))
+        elif isinstance(seg, Roster):  # the App resolves names first (bot.app)
+            lines = render(seg.lines({}))
+            plain.append(lines[0])
+            rich.append(lines[1])
     return "".join(plain), "".join(rich)
 
 

@@ -36,7 +36,7 @@ from adapters.slack_pacing import LIMITS, Limit, Pacer
 from adapters.slack_response_urls import ResponseUrls
 from adapters.slack_send import SlackSender
 from bot.config import BotConfig, SlackConfig, secret, unset_secrets
-from bot.events import Event, Reply
+from bot.events import Event, Reply, User
 from bot.logsafe import fault, trace
 from bot.observe import AdapterStats
 
@@ -277,6 +277,12 @@ class SlackAdapter:
             while len(self._tz_cache) > self._tz_cache_size:
                 self._tz_cache.popitem(last=False)
         return tz
+
+    async def display_name(self, user: User) -> str | None:
+        """The name Slack shows for ``user``, from users.info, asked each time a signature
+        block is sent: never cached or stored (None when Slack does not answer)."""
+        result = await self.sender.safe("users.info", self.client.users_info, user=user.id)
+        return tr.display_name((result or {}).get("user") or {})
 
     # -- outbound -----------------------------------------------------------------------
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.config import Config
 from bot.emoji import emoji_key
-from bot.events import Command, Link, Person, Reaction, Rich, Room, Said, Strong, User
+from bot.events import Command, Link, Person, Reaction, Rich, Room, Roster, Said, Strong, User
 from bot.platform import PlatformWords
 
 PLATFORM = "slack"
@@ -110,6 +110,17 @@ def user_text(text: str) -> str:
     return _FORMATTING.sub(ZWSP + r"\1" + ZWSP, escape(text))
 
 
+def display_name(user: Mapping[str, Any]) -> str | None:
+    """The name Slack shows for a users.info ``user``: the profile's display name, else
+    the real name, else the account name."""
+    profile = user.get("profile") or {}
+    for found in (profile.get("display_name"), profile.get("real_name"), user.get("real_name"),
+                  user.get("name")):
+        if isinstance(found, str) and found.strip():
+            return found.strip()
+    return None
+
+
 def _person(user_id: str) -> str:
     return f"<@{user_id}>" if _SLACK_ID.match(user_id) else escape(user_id)
 
@@ -125,6 +136,7 @@ _SEGMENTS: Mapping[type, Callable[[Any], str]] = {
     Strong: lambda s: f"*{escape(s.text)}*",
     Link: lambda s: _link(s.url),
     Person: lambda s: _person(s.user.id),
+    Roster: lambda s: render(s.lines({})),  # the App resolves names first (bot.app)
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import time
@@ -23,7 +24,18 @@ from adapters import console, matrix_translate, slack_translate
 from adapters.base import Adapter
 from bot.config import Config
 from bot.core import Core, utc_now
-from bot.events import Command, Due, Event, Post, Private, Reaction, Reply
+from bot.events import (
+    Command,
+    Due,
+    Event,
+    Post,
+    Private,
+    Reaction,
+    Redact,
+    Reply,
+    Roster,
+    User,
+)
 from bot.keys import DatabaseLock, open_store
 from bot.logsafe import fault, trace
 from bot.observe import Observer
@@ -149,7 +161,9 @@ class App:
             await self.scheduler.sync()
 
     async def deliver(self, replies: list[Reply]) -> None:
+        names: dict[User, str] = {}  # display names, for this delivery only
         for reply in replies:
+            reply = await self._named(reply, names)
             adapter = self.adapters.get(reply.platform)
             if adapter is None:
                 log.warning("no %s adapter is running; a %s was not sent",
@@ -165,6 +179,34 @@ class App:
             self.observer.reply(reply.platform, True)
             if isinstance(reply, Post) and reply.announces is not None and ref:
                 await self.core.announced(reply.announces, reply.room, ref)
+
+    async def _named(self, reply: Reply, names: dict[User, str]) -> Reply:
+        """The reply with each signature block's names filled in and sorted. Display names
+        are the platforms' to know: each signer's adapter is asked now, and the names live
+        only in this delivery (never stored, never logged); where one cannot be had, the
+        user id stands in."""
+        if isinstance(reply, Redact) or not any(isinstance(s, Roster) for s in reply.body):
+            return reply
+        for seg in reply.body:
+            if isinstance(seg, Roster):
+                for entry in seg.entries:
+                    if entry.line is None and entry.user not in names:
+                        names[entry.user] = await self._display_name(entry.user)
+        body = tuple(part for seg in reply.body
+                     for part in (seg.lines(names) if isinstance(seg, Roster) else (seg,)))
+        return dataclasses.replace(reply, body=body)
+
+    async def _display_name(self, user: User) -> str:
+        adapter = self.adapters.get(user.platform)
+        if adapter is None:
+            return user.id
+        try:
+            name = await adapter.display_name(user)
+        except Exception as exc:
+            log.warning("a display name could not be had on %s (%s)", user.platform,
+                        fault(exc), exc_info=trace(exc))
+            return user.id
+        return name.strip() if name and name.strip() else user.id
 
     async def run(self) -> None:
         """Start everything, run until a signal or the console's end of input, stop cleanly."""

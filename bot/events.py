@@ -7,6 +7,7 @@ of each reply's platform. Nothing here knows a platform.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
@@ -136,7 +137,44 @@ class Person:
     user: User
 
 
-Segment: TypeAlias = str | Said | Strong | Link | Person
+@dataclass(frozen=True)
+class Listed:
+    """One signer in a signature block: the line they chose to be listed by (``line``),
+    or, with none, ``user``, whose platform display name is looked up when the block is
+    sent and never stored."""
+
+    user: User
+    line: str | None = None
+
+
+_MARKDOWN = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|~"})
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Signers one per line, in alphabetical order of the names shown: never in signing
+    order. The core does no I/O and stores no display name, so it cannot sort them: the
+    App looks up the display names with each signer's adapter as it sends the reply
+    (``lines``) and replaces the roster by its lines. ``bullet`` starts each line;
+    ``markdown`` escapes the names for Markdown."""
+
+    entries: tuple[Listed, ...]
+    bullet: str = ""
+    markdown: bool = False
+
+    def lines(self, names: Mapping[User, str]) -> tuple[Segment, ...]:
+        """The roster as text, each display name from ``names`` (else the user id)."""
+        shown = sorted((e.line if e.line is not None else names.get(e.user) or e.user.id
+                        for e in self.entries), key=lambda text: (text.casefold(), text))
+        out: list[Segment] = []
+        for i, text in enumerate(shown):
+            if i:
+                out.append("\n")
+            out += [self.bullet, Said(text.translate(_MARKDOWN) if self.markdown else text)]
+        return tuple(out)
+
+
+Segment: TypeAlias = str | Said | Strong | Link | Person | Roster
 Rich: TypeAlias = tuple[Segment, ...]
 
 
@@ -150,6 +188,8 @@ def plain(body: Rich) -> str:
             out.append(seg.text)
         elif isinstance(seg, Link):
             out.append(seg.url)
+        elif isinstance(seg, Roster):
+            out.append(plain(seg.lines({})))
         else:
             out.append(seg.user.id)
     return "".join(out)

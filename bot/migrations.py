@@ -224,3 +224,18 @@ list has been shown. The file is
         " BEGIN UPDATE letters SET reorder = 1 WHERE id = NEW.letter_id; END"
     )
 
+
+
+@migration(6, "letter versions: each letter's version and the version each signature was given to")
+async def _m6_versions(db: aiosqlite.Connection, _: Sealer) -> None:
+    """A letter's title or link changed after its first signature makes a new version;
+    a signature counts only for the version it was given to. The line a signer wants in
+    the signature block needs no column: it is sealed inside the signature, with the
+    identity (``Signature.sealed``)."""
+    await _script(
+        db,
+        """
+        ALTER TABLE letters ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE signatures ADD COLUMN version INTEGER NOT NULL DEFAULT 1
+        """,
+    )

@@ -75,6 +75,7 @@ class Letter:
     closed_at: datetime | None
     shown_count: int
     opened: bool = False  # a sealed list was shown: it stays open for good
+    version: int = 1  # raised by an edit of the title or link once someone has signed
 
     @property
     def ref(self) -> str:
@@ -121,6 +122,7 @@ class Letter:
             closed_at=_maybe_time(row["closed_at"]),
             shown_count=row["shown_count"],
             opened=bool(row["opened"]),
+            version=row["version"],
         )
 
 
@@ -195,21 +197,47 @@ class Announcement:
     message_ref: str | None
 
 
+# A sealed signature is padded to a multiple of this many bytes, so that the length of
+# its blob tells how long a line its signer chose to be listed by only to within this.
+# (Larger blocks would hide more, but rows spilling over more pages than a refresh keeps
+# in order; see test_at_rest.)
+_SEALED_BLOCK = 32
+
+
 @dataclass(frozen=True)
 class Signature:
+    """One signature. ``version`` is the letter's version it was given to (kept beside
+    it, to count); ``listing`` the line its signer wants in the signature block, None for
+    their platform display name (looked up when the block is made, never stored);
+    ``anonymous``: count me, do not name me."""
+
     user: User
     signed_at: datetime
+    listing: str | None = None
+    anonymous: bool = False
+    version: int = 1
 
     def sealed(self) -> str:
-        """What a signature row seals: who, and exactly when (for ``export``); the file
-        keeps no time beside a signature."""
-        return json.dumps({"who": self.user.key, "at": utc_iso(self.signed_at)},
-                          separators=(",", ":"))
+        """What a signature row seals: who, exactly when (for ``export``) and how they are
+        listed; the file keeps no time beside a signature. Padded with spaces, which
+        JSON ignores, to a multiple of ``_SEALED_BLOCK`` bytes."""
+        found: dict[str, object] = {"who": self.user.key, "at": utc_iso(self.signed_at)}
+        if self.anonymous:
+            found["anon"] = True
+        elif self.listing is not None:
+            found["as"] = self.listing
+        text = json.dumps(found, separators=(",", ":"), ensure_ascii=False)
+        return text + " " * (-len(text.encode("utf-8")) % _SEALED_BLOCK)
 
     @classmethod
-    def unsealed(cls, text: str) -> Signature:
+    def unsealed(cls, text: str, version: int = 1) -> Signature:
         found = json.loads(text)
-        return cls(user_from_key(found["who"]), from_iso(found["at"]))
+        return cls(user_from_key(found["who"]), from_iso(found["at"]), found.get("as"),
+                   bool(found.get("anon")), version)
+
+    def current(self, letter: Letter) -> bool:
+        """Given to the letter's current version: only such signatures count."""
+        return self.version == letter.version
 
 
 @dataclass(frozen=True)

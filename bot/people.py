@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from base64 import b64decode, b64encode
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any
 
 import aiosqlite
@@ -66,6 +65,8 @@ class Queries:
 
 
 SEALED_META = "sealed:"
+_SIGNATURE_COLUMNS = ("letter_id, who_index, who_sealed, by_reaction, reaction_index,"
+                      " reaction_sealed, version")
 
 
 def _meta_bound(key: str) -> bytes:
@@ -142,24 +143,44 @@ class PeopleQueries(Queries):
     # signatures
 
     async def add_signature(
-        self, letter_id: int, user: User, now: datetime, *, reaction_ref: str | None = None,
+        self, letter_id: int, signature: Signature, *, reaction_ref: str | None = None,
         by_reaction: bool = False,
     ) -> bool:
-        index = self._who(SIGNATURES, letter_id, user)
+        index = self._who(SIGNATURES, letter_id, signature.user)
         bound = binding(SIGNATURES, letter_id, index)
         changed = await self._run(
             "INSERT OR IGNORE INTO signatures (letter_id, who_index, who_sealed, by_reaction,"
-            " reaction_index, reaction_sealed) VALUES (?, ?, ?, ?, ?, ?)",
+            " reaction_index, reaction_sealed, version) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 letter_id,
                 index,
-                self.sealer.seal(Signature(user, now).sealed(), bound),
+                self.sealer.seal(signature.sealed(), bound),
                 int(by_reaction),
                 self.sealer.index("reaction:" + reaction_ref) if reaction_ref else None,
                 self.sealer.seal(reaction_ref, bound) if reaction_ref else None,
+                signature.version,
             ),
         )
         return changed == 1  # a trigger (migration 5) marks the letter for reordering
+
+    async def replace_signature(self, letter_id: int, signature: Signature) -> None:
+        """Re-seal a signer's row in place: a confirmation of a new version, or another
+        line to be listed by. The row keeps its place (its index) and its reaction."""
+        index = self._who(SIGNATURES, letter_id, signature.user)
+        await self._run(
+            "UPDATE signatures SET who_sealed = ?, version = ? WHERE letter_id = ?"
+            " AND who_index = ?",
+            (self.sealer.seal(signature.sealed(), binding(SIGNATURES, letter_id, index)),
+             signature.version, letter_id, index),
+        )
+
+    async def signature_of(self, letter_id: int, user: User) -> Signature | None:
+        row = await self._one(
+            "SELECT letter_id, who_index, who_sealed, version FROM signatures"
+            " WHERE letter_id = ? AND who_index = ?",
+            (letter_id, self._who(SIGNATURES, letter_id, user)),
+        )
+        return self._signature(row) if row else None
 
     async def reorder_signatures(self) -> int:
         """Rewrite the rows of every letter signed since the last call in the order of
@@ -169,13 +190,14 @@ class PeopleQueries(Queries):
         done = 0
         for letter in await self._all("SELECT id FROM letters WHERE reorder = 1"):
             rows = await self._all(
-                "SELECT letter_id, who_index, who_sealed, by_reaction, reaction_index,"
-                " reaction_sealed FROM signatures WHERE letter_id = ? ORDER BY who_index",
+                f"SELECT {_SIGNATURE_COLUMNS} FROM signatures WHERE letter_id = ?"
+                " ORDER BY who_index",
                 (letter["id"],),
             )
             await self._run("DELETE FROM signatures WHERE letter_id = ?", (letter["id"],))
-            await self.db.executemany("INSERT INTO signatures VALUES (?, ?, ?, ?, ?, ?)",
-                                      [tuple(r) for r in rows])
+            await self.db.executemany(
+                f"INSERT INTO signatures ({_SIGNATURE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [tuple(r) for r in rows])
             await self._run("UPDATE letters SET reorder = 0 WHERE id = ?", (letter["id"],))
             done += 1
         return done
@@ -188,11 +210,12 @@ class PeopleQueries(Queries):
         return changed == 1
 
     def _signature(self, row: aiosqlite.Row) -> Signature:
-        return Signature.unsealed(self._opened(SIGNATURES, row))
+        return Signature.unsealed(self._opened(SIGNATURES, row), row["version"])
 
     async def signature_by_reaction(self, reaction_ref: str) -> tuple[int, User] | None:
         row = await self._one(
-            "SELECT letter_id, who_index, who_sealed FROM signatures WHERE reaction_index = ?",
+            "SELECT letter_id, who_index, who_sealed, version FROM signatures"
+            " WHERE reaction_index = ?",
             (self.sealer.index("reaction:" + reaction_ref),),
         )
         if row is None:
@@ -214,26 +237,34 @@ class PeopleQueries(Queries):
         return row is not None
 
     async def count(self, letter_id: int) -> int:
-        row = await self._one("SELECT COUNT(*) AS n FROM signatures WHERE letter_id = ?",
-                              (letter_id,))
-        return int(row["n"]) if row else 0
+        """Signatures of the letter's current version: those of an earlier one count
+        toward nothing until their signer confirms the new one."""
+        return await self.count_without(letter_id, ())
+
+    async def any_signature(self, letter_id: int) -> bool:
+        """Whether anyone has signed the letter, any version."""
+        return await self._one("SELECT 1 FROM signatures WHERE letter_id = ? LIMIT 1",
+                               (letter_id,)) is not None
 
     async def count_without(self, letter_id: int, people: Iterable[User]) -> int:
-        """The letter's signatures less those of ``people`` (its organizers and the admins,
-        whose own signatures do not open a sealed letter)."""
+        """The letter's signatures of its current version less those of ``people`` (its
+        organizers and the admins, whose own signatures do not open a sealed letter)."""
         indexes = list({self._who(SIGNATURES, letter_id, u) for u in people})
         marks = ", ".join("?" * len(indexes))
         row = await self._one(
             "SELECT COUNT(*) AS n FROM signatures WHERE letter_id = ?"
+            " AND version = (SELECT version FROM letters WHERE id = ?)"
             + (f" AND who_index NOT IN ({marks})" if indexes else ""),
-            (letter_id, *indexes),
+            (letter_id, letter_id, *indexes),
         )
         return int(row["n"]) if row else 0
 
     async def signatures(self, letter_id: int) -> list[Signature]:
-        """The letter's signatures in the order of their signers' ids, never signing order."""
+        """The letter's signatures, of every version, in the order of their signers' ids,
+        never signing order."""
         rows = await self._all(
-            "SELECT letter_id, who_index, who_sealed FROM signatures WHERE letter_id = ?",
+            "SELECT letter_id, who_index, who_sealed, version FROM signatures"
+            " WHERE letter_id = ?",
             (letter_id,),
         )
         return sorted((self._signature(r) for r in rows), key=lambda s: s.user.key)

@@ -83,7 +83,8 @@ class Tx(PeopleQueries):
         with the live count: one query, however many letters there are."""
         rows = await self._all(
             "SELECT l.*, c.live FROM letters l JOIN"
-            " (SELECT l2.id AS id, (SELECT COUNT(*) FROM signatures s WHERE s.letter_id = l2.id)"
+            " (SELECT l2.id AS id, (SELECT COUNT(*) FROM signatures s WHERE s.letter_id = l2.id"
+            "  AND s.version = l2.version)"
             "  AS live FROM letters l2 WHERE l2.state = 'open' AND l2.visibility != 'public') c"
             " ON c.id = l.id WHERE c.live != l.shown_count ORDER BY l.id"
         )
@@ -102,6 +103,18 @@ class Tx(PeopleQueries):
         await self._run(
             "UPDATE letters SET state = 'closed', closed_at = ? WHERE id = ?",
             (utc_iso(now), letter_id),
+        )
+
+    async def update_letter(self, letter: Letter) -> None:
+        """Store an edited letter: its title, link, deadline, visibility, threshold,
+        version and shown count."""
+        self.timers_changed = True
+        await self._run(
+            "UPDATE letters SET title = ?, link = ?, deadline = ?, visibility = ?,"
+            " threshold = ?, version = ?, shown_count = ? WHERE id = ?",
+            (letter.title, letter.link, utc_iso(letter.deadline) if letter.deadline else None,
+             str(letter.visibility), letter.threshold, letter.version, letter.shown_count,
+             letter.id),
         )
 
     async def set_shown_count(self, letter_id: int, count: int) -> None:

@@ -1,4 +1,5 @@
-"""Letters: create, show, list, organise, announce, close, export."""
+"""Letters: create, show, list, organise, announce, close, export (editing: commands.editing;
+the signature block: commands.final)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,9 @@ from bot.model import Letter, Signature, Visibility, utc_iso
 from bot.platform import PlatformWords
 from bot.registry import Router
 from bot.syntax import Token, UsageError, shorten
-from bot.timeparse import parse_when
-from commands import render
+from commands import fields, render
 from commands.announcements import announcement, update_announcements
-from commands.parser import (
-    MAX_TITLE,
-    clean_text,
-    http_url,
-    joined,
-    no_more,
-    one,
-    positive_int,
-    split_options,
-)
+from commands.parser import no_more, split_options
 
 router = Router()
 
@@ -43,23 +34,13 @@ async def new(ctx: RoomContext, args: list[Token]) -> None:
     positional, options = split_options(args, NEW_OPTIONS)
     if not positional:
         raise UsageError("The letter needs a title.")
-    title = clean_text(joined(positional), what="title", limit=MAX_TITLE)
-    link = http_url(one(options["link"], "link").text) if "link" in options else None
-    deadline = (parse_when(joined(options["deadline"]), ctx.tz, ctx.now)
+    title = fields.title(positional)
+    link = fields.link(options["link"]) if "link" in options else None
+    deadline = (fields.deadline(options["deadline"], ctx.tz, ctx.now)
                 if "deadline" in options else None)
-    visibility = Visibility.COUNT
-    if "visibility" in options:
-        said = one(options["visibility"], "visibility").text.lower()
-        if said not in set(Visibility):
-            raise UsageError(f"Visibility is public, count or sealed, not '{shorten(said)}'.")
-        visibility = Visibility(said)
-    threshold = None
-    if "threshold" in options:
-        if visibility is not Visibility.SEALED:
-            raise UsageError("A threshold applies only to sealed letters (visibility sealed).")
-        threshold = positive_int(one(options["threshold"], "threshold"), what="threshold")
-    elif visibility is Visibility.SEALED:
-        raise UsageError("A sealed letter needs a threshold: how many must sign before names show.")
+    visibility = (fields.visibility(options["visibility"]) if "visibility" in options
+                  else Visibility.COUNT)
+    threshold = fields.threshold(options, visibility)
     cap = ctx.config.bot.max_open_letters_per_room
     if len(await ctx.tx.open_letters_in(ctx.room.unthreaded())) >= cap:
         raise UsageError(f"This room already has {cap} open letters, the most allowed; "
@@ -93,13 +74,21 @@ async def status(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     body = render.status(letter, ctx.config, ctx.tz, count)
     sensitive = False
     if letter.is_public:
-        names = await ctx.tx.signatures(letter.id)  # in the order of ids, not of signing
-        if names:
+        # in the order of ids, not of signing; those who asked not to be named, as a number
+        current = [s for s in await ctx.tx.signatures(letter.id) if s.current(letter)]
+        named = [s.user for s in current if not s.anonymous]
+        if named:
             body.append("\nSigned by: ")
-            body += _people([s.user for s in names])
-            sensitive = True
-    elif letter.is_sealed and letter.opened and await ctx.tx.has_signed(
-            letter.id, ctx.user):
+            body += _people(named)
+        if len(named) < len(current):
+            body.append(("\n" if not named else " ") + render.others(len(current) - len(named)))
+        sensitive = bool(current)
+    mine = await ctx.tx.signature_of(letter.id, ctx.user)
+    if mine is not None and not mine.current(letter):
+        body.append(f"\nYou signed version {mine.version}, which no longer counts: "
+                    f"sign {letter.ref} confirms version {letter.version}.")
+        sensitive = True
+    elif mine is not None and letter.is_sealed and letter.opened:
         body.append(f"\nYou signed. {render.OPENED}")
         sensitive = True
     ctx.tell(*body, sensitive=sensitive)
@@ -130,9 +119,9 @@ def _people(users: list[User]) -> list[Segment]:
     return out
 
 
-async def _names(ctx: Context, letter: Letter) -> list[Signature]:
-    """The signatures an organizer may see: none of a sealed letter below its threshold.
-    Showing a sealed letter's names opens it for good."""
+async def visible_signatures(ctx: Context, letter: Letter) -> list[Signature]:
+    """The signatures an organizer may see, of every version: none of a sealed letter
+    below its threshold. Showing a sealed letter's names opens it for good."""
     if await ctx.sealed_shut(letter):
         raise UsageError(
             f"{letter.ref} is sealed: no name is shown to anyone, organizers included, until "
@@ -149,12 +138,27 @@ async def _names(ctx: Context, letter: Letter) -> list[Signature]:
                        role="organizer", reads_only=True)
 async def signers(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     no_more(args)
-    found = await _names(ctx, letter)
+    found = await visible_signatures(ctx, letter)
     if not found:
         ctx.tell(f"Nobody has signed {letter.ref} yet.")
         return
-    ctx.tell(f"{letter.ref} — {render.exact_count(len(found))}: ",
-             *_people([s.user for s in found]), sensitive=True)
+    current = [s for s in found if s.current(letter)]
+    body: list[Segment] = [f"{letter.ref} — {render.exact_count(len(current))}"]
+    for i, sig in enumerate(current):
+        body += [": " if not i else ", ", Person(sig.user), *_listed(sig)]
+    earlier = [s for s in found if not s.current(letter)]
+    if earlier:
+        body.append(f"\nSigned an earlier version (not counted until they sign version "
+                    f"{letter.version}): ")
+        body += _people([s.user for s in earlier])
+    ctx.tell(*body, sensitive=True)
+
+
+def _listed(sig: Signature) -> list[Segment]:
+    """How a signer asked to be listed, beside their name for the organizers."""
+    if sig.anonymous:
+        return [" (not to be named)"]
+    return [" (as “", Said(sig.listing), "”)"] if sig.listing is not None else []
 
 
 def named_user(token: Token, words: PlatformWords) -> User:
@@ -205,7 +209,7 @@ async def announce(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
 
 
 @router.letter_command("close", "close L<n>",
-                       "stop signing; organizers get the final list privately", order=130,
+                       "stop signing; organizers get the signature block privately", order=130,
                        role="organizer")
 async def close(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     no_more(args)
@@ -220,8 +224,9 @@ async def finish(ctx: Context, letter: Letter) -> None:
     Its reviews and reminders are cancelled."""
     shut = await ctx.sealed_shut(letter)
     found = await ctx.tx.signatures(letter.id)
+    counted = sum(1 for s in found if s.current(letter))
     await ctx.tx.close_letter(letter.id, ctx.now)
-    await ctx.tx.set_shown_count(letter.id, len(found))
+    await ctx.tx.set_shown_count(letter.id, counted)
     cancelled = await ctx.tx.delete_schedules_of(letter.id)
     days = ctx.config.bot.retention_days
     if found and not shut and letter.is_sealed:
@@ -230,19 +235,18 @@ async def finish(ctx: Context, letter: Letter) -> None:
         await ctx.tx.destroy_signatures(letter.id)
         ctx.erased = True
         report: list[Segment] = [
-            f"{letter.ref} ", Said(letter.title), f" closed with {render.exact_count(len(found))}, "
+            f"{letter.ref} ", Said(letter.title), f" closed with {render.exact_count(counted)}, "
             f"below its threshold of {letter.threshold}: the list was destroyed unseen."
         ]
     elif found:
-        report = [f"{letter.ref} ", Said(letter.title),
-                  f" closed. Final list, {render.exact_count(len(found))}: ",
-                  *_people([s.user for s in found]),
-                  f"\nIt will be purged {days} days from now."]
+        report = [f"{letter.ref} closed. Its signature block:\n\n",
+                  *render.signature_block(letter, found, ctx.now),
+                  f"\n\nIt will be purged {days} days from now."]
     else:
         report = [f"{letter.ref} ", Said(letter.title), " closed with no signatures."]
     if cancelled:
         report.append(f"\nIts {cancelled} scheduled review(s) and reminder(s) were cancelled.")
-    await _report_closed(ctx, letter, report, len(found), named=bool(found) and not shut,
+    await _report_closed(ctx, letter, report, counted, named=bool(found) and not shut,
                          cancelled=cancelled)
     await update_announcements(ctx, letter)
 
@@ -273,18 +277,28 @@ async def _report_closed(ctx: Context, letter: Letter, report: list[Segment], co
             ctx.tell_user(org, *report, sensitive=named, fallback=neutral(org.platform))
 
 
-@router.letter_command("export", "export L<n>", "a CSV of signers and times, privately",
+def _cell(text: str) -> str:
+    """A line a signer typed, as a CSV cell a spreadsheet will not run as a formula."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
+@router.letter_command("export", "export L<n>",
+                       "a CSV of signers, times, versions and listings, privately",
                        order=140, role="organizer", reads_only=True, limit="export")
 async def export(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     no_more(args)
-    found = await _names(ctx, letter)
+    found = await visible_signatures(ctx, letter)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["signer", "signed_at"])
+    writer.writerow(["signer", "signed_at", "version", "listed_as"])
     for sig in found:
-        writer.writerow([sig.user.id, utc_iso(sig.signed_at)])
+        listed = "anonymous" if sig.anonymous else _cell(sig.listing or "")
+        writer.writerow([sig.user.id, utc_iso(sig.signed_at), sig.version, listed])
+    current = sum(1 for s in found if s.current(letter))
+    earlier = f" and {len(found) - current} of earlier versions" if current < len(found) else ""
     ctx.tell(
-        f"{letter.ref}: {render.exact_count(len(found))}, attached as CSV. Keep it safe.",
+        f"{letter.ref}: {render.exact_count(current)} of version {letter.version}{earlier}, "
+        "attached as CSV (listed_as: empty for the display name). Keep it safe.",
         attachment=Attachment(f"{letter.ref.lower()}-signers.csv", out.getvalue().encode()),
         sensitive=bool(found),
     )

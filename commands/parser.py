@@ -11,6 +11,7 @@ from bot.syntax import Token, UsageError, shorten, strip_invisible
 MAX_TITLE = 200
 MAX_LINK = 2000
 MAX_TEXT = 1000
+MAX_LISTING = 120  # the line a signer is listed by in the signature block
 
 # Not format characters, but they show nothing: Hangul fillers and the blank braille cell.
 _BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")

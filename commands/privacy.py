@@ -11,15 +11,17 @@ from commands.parser import no_more
 router = Router()
 
 STORED = (
-    "What Undersign stores: letters (title, link, deadline, visibility, state, where they "
-    "were announced); who organizes and who signed, as platform user ids encrypted at rest "
-    "(a copied database file names nobody, and nothing in it links your signatures on "
-    "two letters), with the id of a reaction that signed and when each signature was made, "
-    "encrypted with it; scheduled reviews and reminders; recent event ids for {hours} hours to "
-    "avoid double counting. No message content, no display "
-    "names, no member lists, no reaction history, and the logs name nobody. Closed letters "
-    "are purged {days} days after closing; unsign and forget-me (all your signatures at "
-    "once) erase at once, leaving no trace in the database files."
+    "What Undersign stores: letters (title, link, deadline, visibility, state, version, "
+    "where they were announced); who organizes and who signed, as platform user ids "
+    "encrypted at rest (a copied database file names nobody, and nothing in it links your "
+    "signatures on two letters), with the id of a reaction that signed, when each signature "
+    "was made and the line you chose to be listed by (sign … as), encrypted with it, and "
+    "the version of the letter each signature was given to; scheduled reviews and "
+    "reminders; recent event ids for {hours} hours to avoid double counting. No message "
+    "content, no display names (a signature block asks the platform for them each time it "
+    "is made), no member lists, no reaction history, and the logs name nobody. Closed "
+    "letters are purged {days} days after closing; unsign and forget-me (all your "
+    "signatures at once) erase at once, leaving no trace in the database files."
 )
 
 def privacy_text(ctx: Context) -> str:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
-from bot.events import Link, Rich, Said, Segment, Strong
-from bot.model import Letter, Visibility
+from bot.events import Link, Listed, Rich, Roster, Said, Segment, Strong
+from bot.model import Letter, Signature, Visibility
 from bot.platform import PlatformWords
 
 VISIBILITY = {
@@ -61,6 +61,11 @@ def announcement(letter: Letter, config: Config, words: PlatformWords, live: int
     body: list[Segment] = ["📝 ", Strong(f"{letter.ref}: "), Said(letter.title), "\n"]
     if letter.link:
         body += ["Read it: ", Link(letter.link), "\n"]
+    if letter.version > 1 and letter.is_open:
+        body.append(f"Version {letter.version}: signatures of earlier versions count once "
+                    "their signers sign again.\n")
+    elif letter.version > 1:
+        body.append(f"Version {letter.version}\n")
     if letter.deadline:
         body.append(f"Deadline: {when(letter.deadline, config.bot.timezone)}\n")
     body.append(f"Visibility: {visibility(letter)}\n")
@@ -76,9 +81,44 @@ def status(letter: Letter, config: Config, tz: str, count: str) -> list[Segment]
     body: list[Segment] = [Strong(f"{letter.ref}: "), Said(letter.title), "\n"]
     if letter.link:
         body += ["Link: ", Link(letter.link), "\n"]
+    if letter.version > 1:
+        body.append(f"Version: {letter.version}\n")
     body.append(f"State: {'open' if letter.is_open else 'closed'}\n")
     if letter.deadline:
         body.append(f"Deadline: {when(letter.deadline, tz)}\n")
     body.append(f"Visibility: {visibility(letter)}\n")
     body.append(f"Count: {count}")
+    return body
+
+
+def others(k: int) -> str:
+    return f"and {k} other{'' if k == 1 else 's'} who asked not to be named"
+
+
+def signature_block(letter: Letter, signatures: list[Signature], now: datetime, *,
+                    markdown: bool = False) -> list[Segment]:
+    """The document organizers submit: title, link, version, date (UTC), "Signed by N:",
+    one line per named signer of the current version in alphabetical order of how they
+    are listed (a ``Roster``: display names are filled in and sorted as it is sent), those
+    who asked not to be named as a number, and how many signers of an earlier version
+    have not confirmed this one."""
+    current = [s for s in signatures if s.current(letter)]
+    named = Roster(tuple(Listed(s.user, s.listing) for s in current if not s.anonymous),
+                   "- " if markdown else "", markdown)
+    unnamed = len(current) - len(named.entries)
+    earlier = len(signatures) - len(current)
+    dated = f"Version {letter.version} · {now.astimezone(UTC):%Y-%m-%d} (UTC)"
+    body: list[Segment] = ["# " if markdown else "", Said(letter.title), "\n"]
+    if letter.link:
+        body += ["<" if markdown else "", Link(letter.link), ">" if markdown else "", "\n"]
+    gap = "\n\n" if markdown else "\n"
+    body.append(f"{'*' if markdown else ''}{dated}{'*' if markdown else ''}\n\n")
+    body.append(f"**Signed by {len(current)}:**" if markdown else f"Signed by {len(current)}:")
+    if named.entries:
+        body += [gap, named]
+    if unnamed:
+        body.append(gap + others(unnamed))
+    if earlier:
+        body.append(f"\n\n{earlier} signer{' has' if earlier == 1 else 's have'} signed an "
+                    "earlier version and not confirmed this one (not counted above).")
     return body

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+
 from bot.context import RoomContext
 from bot.emoji import emoji_key
-from bot.events import Reaction, Redact, Said
-from bot.model import Letter
+from bot.events import Reaction, Redact, Said, Segment
+from bot.model import Letter, Signature
 from bot.registry import Router
-from bot.syntax import Token, UsageError
+from bot.syntax import Token, UsageError, shorten
 from commands import render
 from commands.announcements import update_announcements
-from commands.parser import no_more
+from commands.parser import MAX_LISTING, clean_text, joined, no_more
 
 router = Router()
 
@@ -57,7 +60,53 @@ def _in_a_dm(ctx: RoomContext, words: str) -> str:
     return here.say_privately.format(cmd=f"{here.prefix} {words}")
 
 
-@router.letter_command("sign", "sign L<n>", "sign a letter", order=20)
+@dataclass(frozen=True)
+class Listing:
+    """How a signer wants to be listed in the signature block: a line of their own, or
+    not at all (``anonymous``); neither means by their platform display name."""
+
+    line: str | None = None
+    anonymous: bool = False
+
+    @classmethod
+    def of(cls, signature: Signature) -> Listing:
+        return cls(signature.listing, signature.anonymous)
+
+    def said(self) -> list[Segment]:
+        if self.anonymous:
+            return ["counted but not named in the signature block"]
+        if self.line is not None:
+            return ["listed as “", Said(self.line), "” in the signature block"]
+        return ["listed by your display name in the signature block"]
+
+
+# What reads as a platform user (@name, <@U123>, @name:server), not a line of text.
+_SOMEONE = re.compile(r"^[<]?[@!]")
+
+
+def parse_listing(args: list[Token]) -> Listing | None:
+    """``as "LINE"`` or ``as anonymous`` after ``sign L<n>``; None when not given."""
+    if not args:
+        return None
+    if args[0].word != "as":
+        raise UsageError(f"I did not expect '{shorten(joined(args))}' there. To choose how you "
+                         'are listed: as "NAME, TITLE", or as anonymous.')
+    if not args[1:]:
+        raise UsageError('\'as\' needs the line to list you by, in quotes ("Jane Doe, '
+                         'Political Officer"), or anonymous.')
+    if len(args) == 2 and args[1].text.strip().lower() == "anonymous":  # quoted or not
+        return Listing(anonymous=True)
+    line = clean_text(joined(args[1:]), what="line to list you by", limit=MAX_LISTING)
+    if _SOMEONE.match(line):
+        raise UsageError("'as' is how your own signature is listed, not another person: "
+                         "each person signs for themselves. Write it as text, "
+                         'e.g. as "Jane Doe, Political Officer".')
+    return Listing(line)
+
+
+@router.letter_command("sign", 'sign L<n> [as "NAME, TITLE"|as anonymous]',
+                       "sign a letter; as: how you are listed in its signature block",
+                       order=20)
 async def sign(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     if _typed_in_room(ctx, letter):
         if letter.is_open:
@@ -68,17 +117,34 @@ async def sign(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
                 f"signed. It is not public either: a sign typed in the room shows everyone that "
                 f"you meant to sign. Next time, {_in_a_dm(ctx, 'sign L<n>')}."))
         return
-    no_more(args)
+    listing = parse_listing(args)
     _refuse_if_closed(ctx, letter)
-    await _sign(ctx, letter)
+    await _sign(ctx, letter, listing=listing)
 
 
 async def _sign(ctx: RoomContext, letter: Letter, reaction_ref: str | None = None,
-                by_reaction: bool = False) -> None:
-    if not await ctx.tx.add_signature(letter.id, ctx.user, ctx.now, reaction_ref=reaction_ref,
-                                      by_reaction=by_reaction):
+                by_reaction: bool = False, listing: Listing | None = None) -> None:
+    """A new signature; a signature of an earlier version confirmed for the current one;
+    or another line to be listed by."""
+    before = await ctx.tx.signature_of(letter.id, ctx.user)
+    chosen = listing or (Listing.of(before) if before is not None else Listing())
+    signature = Signature(ctx.user, ctx.now, chosen.line, chosen.anonymous, letter.version)
+    if before is None:
+        await ctx.tx.add_signature(letter.id, signature, reaction_ref=reaction_ref,
+                                   by_reaction=by_reaction)
+        did = "You signed"
+    elif not before.current(letter):
+        await ctx.tx.replace_signature(letter.id, signature)
+        did = f"You confirmed version {letter.version} of"
+    elif listing is not None and listing != Listing.of(before):
+        await ctx.tx.replace_signature(letter.id, Signature(
+            ctx.user, before.signed_at, listing.line, listing.anonymous, before.version))
+        ctx.tell(f"Done: on {letter.ref} you are now ", *listing.said(), ".", sensitive=True)
+        return
+    else:
         if not by_reaction:
-            ctx.tell(f"You have already signed {letter.ref}.", sensitive=True)
+            ctx.tell(f"You have already signed {letter.ref}, ", *chosen.said(), ".",
+                     sensitive=True)
         return
     extra = ""
     if letter.is_sealed and letter.opened:
@@ -89,7 +155,7 @@ async def _sign(ctx: RoomContext, letter: Letter, reaction_ref: str | None = Non
             extra += " As an organizer, your own signature does not count toward that."
     elif not letter.is_public:
         extra = " Only the organizers can see your name."
-    ctx.tell(f"You signed {letter.ref} ", Said(letter.title), "." + extra,
+    ctx.tell(f"{did} {letter.ref} ", Said(letter.title), ", ", *chosen.said(), "." + extra,
              f" To withdraw: unsign {letter.ref}.", sensitive=True)
     if letter.is_public:
         await update_announcements(ctx, letter)

@@ -137,7 +137,7 @@ async def test_after_a_refresh_the_file_lays_out_signatures_the_same_whatever_th
                                                                        + signers[::2]))]
     assert layouts[0] == layouts[1] == layouts[2], "the layout depends on the signing order"
     assert layouts[0] not in (signers, signers[::-1])
-    assert {len(r.keys()) for r in table_rows(tmp_path / "b" / "undersign.db", "signatures")} == {6}
+    assert {len(r.keys()) for r in table_rows(tmp_path / "b" / "undersign.db", "signatures")} == {7}
 
 
 async def test_status_of_a_public_letter_names_signers_alphabetically(bot: Bot) -> None:
@@ -249,6 +249,43 @@ async def test_an_existing_database_is_migrated_in_place_leaving_no_old_index_or
     assert b"2026-11-02T10:11" not in files and b"10:11:12" not in files
     assert table_rows(db, "meta") and not [r for r in table_rows(db, "meta")
                                       if r["key"] == "vacuum_pending"]
+
+
+async def test_a_schema_5_database_gains_versions_in_place_and_its_signatures_still_count(
+    tmp_path: Path,
+) -> None:
+    """Migration 6: letters and signatures gain their version (1), and a signature sealed
+    before it (no listing, no padding) opens and counts as given to version 1."""
+    db = tmp_path / "undersign.db"
+    sealer = Sealer(new_key())
+    conn = await aiosqlite.connect(str(db))
+    for migration in MIGRATIONS[:5]:
+        await migration.run(conn, sealer)
+        await conn.execute(f"PRAGMA user_version = {migration.number}")
+    await conn.execute("INSERT INTO meta VALUES ('key_check', ?)", (sealer.check_value(),))
+    await conn.execute("INSERT INTO letters (id, title, visibility, created_at)"
+                       " VALUES (1, 'Old letter', 'count', '2026-11-01T09:00:00Z')")
+    index = sealer.person_index("signatures", 1, "console:pat")
+    payload = '{"who":"console:pat","at":"2026-11-02T10:11:12Z"}'
+    await conn.execute("INSERT INTO signatures (letter_id, who_index, who_sealed) VALUES (1, ?, ?)",
+                       (index, sealer.seal(payload, binding("signatures", 1, index))))
+    await conn.commit()
+    await conn.close()
+    _tighten(db)
+    store = await Store.open(db, sealer)
+    try:
+        async with store.transaction() as tx:
+            letter = await tx.letter(1)
+            assert letter is not None and letter.version == 1
+            [found] = await tx.signatures(1)
+            assert (found.user.id, found.version, found.listing, found.anonymous) == (
+                "pat", 1, None, False)
+            assert await tx.count(1) == 1
+    finally:
+        await store.close()
+    raw = sqlite3.connect(db)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 6
+    raw.close()
 
 
 async def test_a_migration_that_fails_half_way_leaves_the_database_as_it_was(

@@ -28,10 +28,12 @@ def test_a_letter_life_cycle_on_the_console(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     out = done.stdout.splitlines()
     assert out[0] == "[general #1] 📝 L1: Open letter on pay"
-    assert "[to bertrand] You signed L1 Open letter on pay. To withdraw: unsign L1." in out
+    assert ("[to bertrand] You signed L1 Open letter on pay, listed by your display name in "
+            "the signature block. To withdraw: unsign L1.") in out
     assert "[to chiamaka] You withdrew from L1 Open letter on pay. Nothing of your signature is kept." in out
     assert "[to alicia] Only the organizers of L1 can do that." in out
-    assert any(line.startswith("[to you] L1 Open letter on pay closed. Final list, 1 signature: bertrand") for line in out)
+    closed = out.index("[to you] L1 closed. Its signature block:")
+    assert out[closed + 6:closed + 8] == ["    Signed by 1:", "    bertrand"], out[closed:]
     # the announcement is printed again with its number at each change
     assert sum(line.startswith("[general #1] ") for line in out) == 5
     assert "> " not in done.stdout.split("[", 1)[0], "no prompt when input is not a terminal"

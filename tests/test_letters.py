@@ -197,7 +197,7 @@ async def test_closing_sends_the_final_list_to_organizers_and_stops_signing(bot:
     letter = await bot.new(options="visibility count")
     await bot.say("bob", f"sign {letter}")
     replies = await bot.say("alice", f"close {letter}")
-    assert "Final list, 1 signature: bob" in privately(replies, "alice")
+    assert "Signed by 1:\nbob" in privately(replies, "alice")
     assert any("Closed" in plain(r.body) for r in in_rooms(replies))
     assert "closed" in privately(await bot.say("carol", f"sign {letter}"), "carol")
     assert "already closed" in privately(await bot.say("alice", f"close {letter}"), "alice")
@@ -210,7 +210,8 @@ async def test_export_is_a_private_csv_of_signers_and_utc_times(bot: Bot) -> Non
     [reply] = [r for r in replies if isinstance(r, Private)]
     assert reply.attachment is not None
     rows = list(csv.reader(io.StringIO(reply.attachment.content.decode())))
-    assert rows == [["signer", "signed_at"], ["bob", "2026-11-26T12:00:00Z"]]
+    assert rows == [["signer", "signed_at", "version", "listed_as"],
+                    ["bob", "2026-11-26T12:00:00Z", "1", ""]]
 
 
 async def test_co_organizers_share_the_organizer_commands(bot: Bot) -> None:

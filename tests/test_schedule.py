@@ -240,7 +240,8 @@ async def test_at_the_deadline_the_letter_closes_as_with_close_and_its_reminders
     await bot.say("alice", f'remind {letter} every 1 hours "Sign!"')
     await at(bot, datetime(2026, 11, 27, 16, 30, tzinfo=UTC))
     replies = await at(bot, datetime(2026, 11, 27, 17, 0, tzinfo=UTC))
-    assert "L1 A letter closed. Final list, 1 signature: bob" in privately(replies, "alice")
+    assert "L1 closed. Its signature block:" in privately(replies, "alice")
+    assert "Signed by 1:\nbob" in privately(replies, "alice")
     assert any("Closed:" in plain(r.body) for r in in_rooms(replies))
     assert await rows(bot) == []
     assert "already closed" in privately(await bot.say("alice", f"close {letter}"), "alice")

@@ -245,3 +245,36 @@ async def test_logs_name_nobody_in_a_matrix_scenario_even_at_debug(
         logged = formatter.format(record)  # with the traceback, had one been attached
         for secret in secrets:
             assert secret not in logged, f"{secret!r} logged by {record.name}: {logged}"
+
+
+async def test_the_signature_block_names_matrix_signers_by_their_profile_display_name(
+    undersign: Undersign, people: Any
+) -> None:
+    alice: Person = await people("alice", e2ee=True)
+    bob: Person = await people("bob", e2ee=True)
+    carol: Person = await people("carol", e2ee=True)
+    room = await alice.create_room([undersign.id])
+    await joined(alice, undersign.id, room)
+    _, letter = await announce(alice, room, '!undersign new "Block letter"')
+    await bob.client.set_displayname("Bob Builder")
+    for person, line in ((bob, ""), (carol, ' as "Carol Chen, Steward"')):
+        dm = await person.room_with(undersign.id, direct=True)
+        await person.say(dm, f"!undersign sign {letter}{line}")
+        await person.wait_for(body_has(f"You signed {letter}"), within=20, what="signed")
+
+    async def block(after: str) -> str:
+        await alice.say(room, f"!undersign final {letter}")
+        found = await alice.wait_for(
+            lambda s: body_has("Signed by 2:", not_in=room)(s) and after in content(s)["body"],
+            within=15, what="signature block")
+        return str(content(found)["body"])
+
+    assert "Signed by 2:\nBob Builder\nCarol Chen, Steward" in await block("Bob Builder")
+    await bob.client.set_displayname("Robert Builder")  # renamed since: the block follows
+    assert "Carol Chen, Steward\nRobert Builder" in await block("Robert Builder")
+    assert undersign.app is not None
+    await undersign.app.store.checkpoint()
+    files = b"".join(p.read_bytes() for p in undersign.config.database_path.parent.glob(
+        "undersign.db*") if p.is_file())
+    for name in (b"Builder", b"Carol Chen", b"Steward"):
+        assert name not in files

@@ -67,8 +67,10 @@ async def test_a_close_typed_in_a_channel_shows_the_final_list_ephemerally_and_d
     slack: Slack, fake: FakeSlack
 ) -> None:
     letter = await letter_with_a_co_organizer_and_a_signature(slack)
+    fake.display_names[SIGNER] = "Sam Signer"
     await slack.command(ORGANIZER, f"close L{letter}")
-    assert any("Final list" in text and SIGNER in text for text in ephemeral_to(fake, ORGANIZER))
+    assert any("Signed by 1:" in text and "Sam Signer" in text
+               for text in ephemeral_to(fake, ORGANIZER))
     assert dms_to(fake, CO_ORGANIZER)[-1] == (
         f"L{letter} was closed by an organizer with 1 signature; "
         f"`/undersign signers L{letter}` shows the list.")
@@ -245,8 +247,9 @@ async def test_with_dm_replies_the_final_list_and_sign_confirmations_still_go_to
 ) -> None:
     async with slack_app(fake, tmp_path, private_replies="dm") as slack:
         letter = await letter_with_a_co_organizer_and_a_signature(slack)
+        fake.display_names[SIGNER] = "Sam Signer"
         await slack.command(ORGANIZER, f"close L{letter}")
     assert any(t.startswith(f"You signed L{letter}") for t in dms_to(fake, SIGNER))
     for organizer in (ORGANIZER, CO_ORGANIZER):
-        assert any("Final list" in t and SIGNER in t for t in dms_to(fake, organizer))
+        assert any("Signed by 1:" in t and "Sam Signer" in t for t in dms_to(fake, organizer))
     assert not fake.calls_to("chat.postEphemeral") and not fake.responses

@@ -22,6 +22,8 @@ class RecordingAdapter:
         self.platform = platform
         self.sent: list[Reply] = []
         self.announced: dict[tuple[int, str], str] = {}
+        self.display_names: dict[str, str] = {}  # user id -> the name the platform shows
+        self.looked_up: list[str] = []  # user ids whose display name was asked, in order
         self._refs = itertools.count(1)
 
     async def start(self, handle: Handler) -> None:
@@ -29,6 +31,10 @@ class RecordingAdapter:
 
     async def stop(self) -> None:
         return None
+
+    async def display_name(self, user: User) -> str | None:
+        self.looked_up.append(user.id)
+        return self.display_names.get(user.id)
 
     async def send(self, reply: Reply) -> str | None:
         self.sent.append(reply)

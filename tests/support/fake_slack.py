@@ -88,6 +88,7 @@ class FakeSlack:
         self.calls: list[Call] = []
         self.uploads: dict[str, bytes] = {}
         self.time_zones: dict[str, str] = {}
+        self.display_names: dict[str, str] = {}  # user id -> profile.display_name
         self.limits: dict[str, Bucket] = {}
         self.force_429: dict[str, int] = {}
         self.fail: dict[str, str] = {}  # method -> Slack error code to answer with
@@ -214,6 +215,10 @@ class FakeSlack:
                 "tz": tz,
                 "tz_label": "Central European Time",
                 "tz_offset": 3600,
+                "real_name": "",
+                "profile": {"display_name": self.display_names.get(user, ""),
+                            "display_name_normalized": self.display_names.get(user, ""),
+                            "real_name": "", "real_name_normalized": "", "team": TEAM},
                 "is_bot": False,
                 "updated": 1700000000,
             }
