@@ -30,7 +30,15 @@ $(SYNAPSE):
 	sh scripts/synapse.sh
 	touch $(SYNAPSE)
 
-pytest: $(STAMP) $(SYNAPSE)
+JS_PEOPLE := tests/js/node_modules/.installed
+
+# People on Element's own stack (matrix-js-sdk with Rust crypto, in Node) for the Matrix
+# tests: exactly the versions in tests/js/package-lock.json.
+$(JS_PEOPLE): tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund
+	touch $(JS_PEOPLE)
+
+pytest: $(STAMP) $(SYNAPSE) $(JS_PEOPLE)
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
@@ -49,4 +57,4 @@ bench: $(STAMP) $(SYNAPSE) $(PEER)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .synapse-venv .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .synapse-venv .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules
