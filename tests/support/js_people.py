@@ -128,16 +128,24 @@ class JsPerson:
     async def _read(self) -> None:
         assert self._proc is not None and self._proc.stdout is not None
         async for raw in self._proc.stdout:
-            message = json.loads(raw)
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                continue  # not the protocol: whatever it was, the log has the story
             if "seen" in message:
                 await self._record(message["seen"])
-            elif (answer := self._answers.pop(message["id"], None)) is not None:
-                if "error" in message:
-                    answer.set_exception(AssertionError(f"{self.id}: {message['error']}"))
-                else:
-                    answer.set_result(message["result"])
+            elif (answer := self._answers.pop(message.get("id"), None)) is None:
+                continue
+            elif answer.done():
+                continue  # its asker gave up waiting
+            elif "error" in message:
+                answer.set_exception(AssertionError(f"{self.id}: {message['error']}"))
+            else:
+                answer.set_result(message["result"])
+        ended = AssertionError(f"{self.id}'s process ended:\n{self.log_tail()}")
         for answer in self._answers.values():
-            answer.set_exception(AssertionError(f"{self.id}'s process ended:\n{self.log_tail()}"))
+            if not answer.done():
+                answer.set_exception(ended)
 
     async def _record(self, event: SeenEvent) -> None:
         async with self._changed:
