@@ -39,7 +39,15 @@ ifeq ($(SYSTEMD_ANALYZE),)
 		|| echo "systemd-analyze could not be installed: tests/test_deploy.py will say so"
 endif
 
-pytest: $(STAMP) $(SYNAPSE) systemd-analyze
+JS_PEOPLE := tests/js/node_modules/.installed
+
+# People on Element's own stack (matrix-js-sdk with Rust crypto, in Node) for the Matrix
+# tests: exactly the versions in tests/js/package-lock.json.
+$(JS_PEOPLE): tests/js/package.json tests/js/package-lock.json
+	cd tests/js && npm ci --no-audit --no-fund
+	touch $(JS_PEOPLE)
+
+pytest: $(STAMP) $(SYNAPSE) $(JS_PEOPLE) systemd-analyze
 	$(BIN)/python -m pytest -q
 
 test: lint typecheck pytest
@@ -58,4 +66,4 @@ bench: $(STAMP) $(SYNAPSE) $(PEER)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) .synapse-venv .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .synapse-venv .pytest_cache .mypy_cache .ruff_cache tests/js/node_modules

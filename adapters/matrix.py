@@ -139,6 +139,8 @@ class MatrixAdapter:
         nio_log = logging.getLogger("nio")
         if nio_log.level == logging.NOTSET:
             nio_log.setLevel(logging.ERROR)  # nio logs user and room ids at INFO/WARNING
+        if self.config.e2ee and self.cross_sign:
+            await self.trust.load_identity()
         await self.session.open()
         if self.config.e2ee:
             self.trust.load_pins()

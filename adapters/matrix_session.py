@@ -20,9 +20,12 @@ from typing import Any, TypeVar
 
 import aiohttp
 from nio import (
+    Api,
     AsyncClient,
     AsyncClientConfig,
     ErrorResponse,
+    KeysUploadError,
+    KeysUploadResponse,
     LocalProtocolError,
     WhoamiResponse,
 )
@@ -57,6 +60,8 @@ class MatrixSession:
         self._keys_lock = asyncio.Lock()
         # Told whose device lists were asked for again (adapters/matrix_trust.py judges anew).
         self.keys_changed: Callable[[set[str]], None] = lambda users: None
+        # Signs this device's keys before their first upload (the bot's self-signing key).
+        self.sign_device: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
     @property
     def c(self) -> AsyncClient:
@@ -118,7 +123,7 @@ class MatrixSession:
             missing = " and ".join(unset_secrets("matrix"))
             raise RuntimeError(f"matrix: set {missing}")
         if self.config.e2ee and self.c.should_upload_keys:
-            await self.call("keys upload", self.c.keys_upload)
+            await self.call("keys upload", self.upload_keys)
 
     # --- requests with retries ---
 
@@ -180,7 +185,7 @@ class MatrixSession:
         c = self.c
         steps: list[tuple[bool, Callable[[], Awaitable[Any]]]] = [
             (bool(c.outgoing_to_device_messages), c.send_to_device_messages),
-            (c.should_upload_keys, c.keys_upload),
+            (c.should_upload_keys, self.upload_keys),
             (c.should_query_keys, self.query_keys),
             (c.should_claim_keys, lambda: c.keys_claim(c.get_users_for_key_claiming())),
         ]
@@ -188,6 +193,20 @@ class MatrixSession:
             if needed:
                 with suppress(LocalProtocolError, *TRANSIENT):
                     await step()
+
+    async def upload_keys(self) -> KeysUploadResponse | KeysUploadError:
+        """nio's ``keys_upload``, with this device's keys signed by ``sign_device`` first:
+        a new device is never published unsigned, so no person's app, seeing it in the
+        moment before its signature, withholds room keys from it."""
+        c = self.c
+        if c.olm is None or not c.should_upload_keys:
+            raise LocalProtocolError("No key upload needed.")
+        keys = c.olm.share_keys()
+        if self.sign_device is not None and "device_keys" in keys:
+            keys["device_keys"] = self.sign_device(keys["device_keys"])
+        method, path, data = Api.keys_upload(c.access_token, keys)
+        # nio's own sender: its response handler marks the keys as published.
+        return await c._send(KeysUploadResponse, method, path, data)
 
     async def query_keys(self) -> set[str]:
         """Learn the devices of the people in encrypted rooms before a group session is

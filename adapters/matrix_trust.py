@@ -80,11 +80,9 @@ class Trust:
 
     # --- the bot's own identity ---
 
-    async def set_up(self) -> OwnState:
-        """Make (once) and upload the bot's cross-signing keys, and sign this device."""
-        keys = await self._query([self.me])
-        if keys is None:
-            return OwnState(None, False, "the homeserver did not answer a key query")
+    async def load_identity(self) -> Identity:
+        """The bot's identity, made once and sealed before anything is uploaded. Called
+        before the session opens: the device's keys go up already signed by it."""
         stored = await self.secrets.get_secret(IDENTITY_SECRET)
         identity = Identity.loads(stored) if stored else None
         if identity is None:
@@ -92,6 +90,16 @@ class Trust:
             await self.secrets.set_secret(IDENTITY_SECRET, identity.dumps())  # before upload
         self.identity = identity
         self._pins[self.me] = identity.master.public
+        self.session.sign_device = lambda keys: identity.self_signing.sign(keys, self.me)
+        return identity
+
+    async def set_up(self) -> OwnState:
+        """Upload the bot's cross-signing keys if the homeserver lacks them, and sign this
+        device if its keys went up unsigned (by an older version, say)."""
+        keys = await self._query([self.me])
+        if keys is None:
+            return OwnState(None, False, "the homeserver did not answer a key query")
+        identity = self.identity or await self.load_identity()
         on_server = cross_signing_key(as_mapping(keys.get("master_keys")).get(self.me),
                                       self.me, "master")
         if on_server != identity.master.public:
@@ -234,6 +242,9 @@ class Trust:
         if self.mode == "all":
             return True
         c = self.session.c
+        if user == self.me and c.olm is not None and (
+                sender_key == c.olm.account.identity_keys["curve25519"]):
+            return True  # the bot's own device: nio's device store never lists it
         judged = (await self.judgements([user]))[user]
         for attempt in range(2):
             for device in c.device_store.active_user_devices(user):
@@ -262,8 +273,9 @@ async def matrix_verify(config: Config, accept: str | None, out: TextIO) -> bool
         store_path = config.path(config.matrix.store_path)
         session = MatrixSession(config.matrix, store_path)
         try:
-            await session.open()
             trust = Trust(session, store, store_path, config.matrix.trust)
+            await trust.load_identity()
+            await session.open()
             trust.load_pins()
             if accept:
                 had = trust.accept_identity(accept)

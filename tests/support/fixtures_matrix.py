@@ -1,5 +1,6 @@
 """Fixtures (a pytest plugin) for the Matrix tests: a real Synapse on 127.0.0.1 for the
-whole session, people as nio clients, and the adapter under test.
+whole session, people as nio clients or on matrix-js-sdk (Element's stack), and the
+adapter under test.
 
 Synapse comes from ``.synapse-venv`` (``scripts/synapse.sh`` makes it). Without it these
 tests skip with the reason, except under CI=true where a missing server is a failure.
@@ -14,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.support.homeserver import Synapse, started_synapse
+from tests.support.js_people import JsPeople, require_harness
 from tests.support.matrix_bot import MatrixBot, MatrixBotFactory
 from tests.support.matrix_people import PersonFactory, gathering
 
@@ -28,6 +30,19 @@ def synapse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synapse]:
 async def people(synapse: Synapse, tmp_path: Path) -> AsyncIterator[PersonFactory]:
     async with gathering(synapse, tmp_path) as make:
         yield make
+
+
+@pytest.fixture
+async def js_people(synapse: Synapse, tmp_path: Path) -> AsyncIterator[JsPeople]:
+    """People on matrix-js-sdk, one Node process per device, all stopped at the end."""
+    require_harness()
+    logs = tmp_path / "js-people"
+    logs.mkdir()
+    people = JsPeople(synapse, logs)
+    try:
+        yield people
+    finally:
+        await people.stop()
 
 
 @pytest.fixture

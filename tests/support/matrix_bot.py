@@ -5,7 +5,8 @@ account (``Undersign``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,15 @@ class Undersign:
         if self.app is not None:
             await self.app.close()
             self.app = None
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[App]:
+        """Started for the length of the block, stopped however it ends."""
+        app = await self.start()
+        try:
+            yield app
+        finally:
+            await self.stop()
 
     def new_device(self, device_id: str) -> None:
         """Log in again as another device (its token in the environment), as after a lost
