@@ -4,9 +4,9 @@ for the composition root (bot.app) to hand to the core."""
 from __future__ import annotations
 
 from bot.registry import Registry
-from commands import announcements, help, letters, privacy, schedule, signing
+from commands import announcements, help, letters, mine, privacy, schedule, signing
 
 
 def registry() -> Registry:
     return Registry([letters.router, signing.router, schedule.router, announcements.router,
-                     privacy.router, help.router])
+                     mine.router, privacy.router, help.router])
