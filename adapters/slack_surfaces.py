@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters import slack_translate as tr
 from adapters import slack_views as views
-from bot.events import Command, Held, Private, Reply, Room, User
+from bot.events import Command, Edit, Held, Post, Private, Reply, Room, User
 
 if TYPE_CHECKING:
     from adapters.slack import SlackAdapter
@@ -85,7 +85,10 @@ class Surfaces:
 
     def __init__(self, adapter: SlackAdapter) -> None:
         self.adapter = adapter
-        self.home_viewers: OrderedDict[str, None] = OrderedDict()
+        # Who opened the Home tab, and the letters it shows them as an organizer: in
+        # memory only, to keep those tabs current.
+        self.home_viewers: OrderedDict[str, frozenset[int]] = OrderedDict()
+        self._refreshing: set[str] = set()
         self._members: dict[str, float] = {}  # channel -> when it was last seen a member
         self.posts_in_room = POSTS_IN_ROOM
 
@@ -245,8 +248,7 @@ class Surfaces:
         user, event_id = event.get("user"), body.get("event_id")
         if event.get("tab", "home") != "home" or not isinstance(user, str) or not user:
             return
-        self.home_viewers.pop(user, None)
-        self.home_viewers[user] = None
+        self.home_viewers[user] = self.home_viewers.pop(user, frozenset())
         while len(self.home_viewers) > HOME_VIEWERS:
             self.home_viewers.popitem(last=False)
         await self.refresh_home(user, f"home:{event_id}" if isinstance(event_id, str) else None)
@@ -263,8 +265,26 @@ class Surfaces:
             CAPTURE.reset(token)
 
     async def publish_home(self, user: str, held: tuple[Held, ...]) -> None:
+        if user in self.home_viewers:
+            self.home_viewers[user] = frozenset(h.letter_id for h in held if h.organizes)
         await self._call("views.publish", self._client.views_publish, user_id=user,
                          view=views.home(held, self.adapter.config.command))
+
+    def letter_changed(self, letter: int) -> None:
+        """An announcement of ``letter`` was posted or edited (a count, a close): bring the
+        Home tabs of its organizers who opened theirs up to date. Signers' tabs follow at
+        their next opening or action: a signature on a public letter would otherwise
+        republish every signer's tab."""
+        for user, organizes in list(self.home_viewers.items()):
+            if letter in organizes and user not in self._refreshing:
+                self._refreshing.add(user)
+                self.adapter.spawn(self._refresh_later(user))
+
+    async def _refresh_later(self, user: str) -> None:
+        try:
+            await self.refresh_home(user)
+        finally:
+            self._refreshing.discard(user)
 
     async def on_home_click(self, body: Mapping[str, Any]) -> None:
         """A Home tab button. Close asks first, in a modal; the others run their command,
@@ -291,6 +311,8 @@ class Surfaces:
     async def intercept(self, reply: Reply) -> bool:
         """Whether ``reply`` was shown on a surface (or held) instead of sent as a message."""
         capture = CAPTURE.get()
+        if isinstance(reply, Post | Edit) and reply.announces is not None:
+            self.letter_changed(reply.announces)
         if (isinstance(reply, Private) and reply.overview is not None
                 and reply.user.platform == tr.PLATFORM):
             await self.publish_home(reply.user.id, reply.overview)

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapters import slack_translate as tr
+from adapters.slack_manifest import SHORTCUT_CALLBACK
 from bot.events import Held
 
 Payload = Mapping[str, Any]
 View = dict[str, Any]
 
 # callback ids of the global shortcut and of the modals
-NEW_CALLBACK = "undersign_new"
+NEW_CALLBACK = SHORTCUT_CALLBACK  # the shortcut's and its modal's
 CLOSE_CALLBACK = "undersign_close"
 ANSWER_CALLBACK = "undersign_answer"
 VISIBILITY_ACTION = "undersign_visibility"

@@ -172,3 +172,17 @@ async def test_close_in_the_overflow_menu_is_refused_to_others_and_done_for_orga
         assert words in json.dumps(answer["view"])
     [edit] = [c for c in fake.calls_to("chat.update") if c.channel == ROOM]
     assert "Closed" in edit.text
+
+
+async def test_an_organizers_home_tab_follows_their_letter(slack: Slack, fake: FakeSlack) -> None:
+    letter, _ = await slack.announce("Public letter", "public")
+    await slack.open_home(ORGANIZER)
+    assert "0 signatures" in slack.home(ORGANIZER)
+    await slack.command(SIGNER, f"sign L{letter}")  # edits the announcement: a new count
+    await slack.adapter.drain()
+    assert "1 signature" in slack.home(ORGANIZER)
+    await slack.open_home(SIGNER)
+    await slack.command(OTHER, f"sign L{letter}")
+    await slack.adapter.drain()
+    assert "2 signatures" in slack.home(ORGANIZER)
+    assert "1 signature" in slack.home(SIGNER)  # a signer's tab waits for their next visit
