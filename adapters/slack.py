@@ -42,6 +42,7 @@ from bot.events import Command, Event, Reaction, Reply
 from bot.logsafe import fault, trace
 
 log = logging.getLogger("undersign.slack")
+ACK_TURNS = 2
 # Bolt and the Socket Mode client log payloads in some messages: keep them quiet unless
 # someone asks for DEBUG on purpose.
 sdk_log = logging.getLogger("undersign.slack.sdk")
@@ -238,6 +239,10 @@ class SlackAdapter:
         self.spawn(work)
 
     async def _guarded(self, work: Coroutine[Any, Any, None]) -> None:
+        # Two turns of the loop let the ack's response be written before the work behind
+        # it takes the loop (bench/slack_ack.py: the modal path's ack 0.60 -> 0.38 ms).
+        for _ in range(ACK_TURNS):
+            await asyncio.sleep(0)
         try:
             await work
         except Exception as exc:  # the core's fault or ours: never the user's to see as silence

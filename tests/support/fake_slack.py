@@ -108,6 +108,7 @@ class FakeSlack:
         self.rate_limited: list[str] = []
         self.acks: dict[str, dict[str, Any]] = {}
         self.invalid: list[str] = []  # Block Kit problems in what the bot sent
+        self.check_blocks = True  # a benchmark checks once, outside what it times
         self.not_member: set[str] = set()  # channels the bot is not in
         self.triggers: dict[str, float] = {}  # trigger_id -> when it was issued
         self.trigger_waits: list[float] = []  # seconds from issue to views.open
@@ -216,7 +217,7 @@ class FakeSlack:
         call = Call(method, params)
         self.calls.append(call)
         handler = self._handlers.get(method)
-        problems = self._problems(params)
+        problems = self._problems(params) if self.check_blocks else []
         if problems:
             self.invalid += [f"{method}: {p}" for p in problems]
             call.response = {"ok": False, "error": "invalid_blocks"}
