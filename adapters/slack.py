@@ -36,7 +36,7 @@ from adapters.slack_gate import REFUSED, KnownIdentity, WorkspaceGate
 from adapters.slack_pacing import LIMITS, Limit, Pacer
 from adapters.slack_response_urls import ResponseUrls
 from adapters.slack_send import SlackSender
-from adapters.slack_surfaces import Surfaces
+from adapters.slack_surfaces import Surfaces, posts_in_room
 from bot.config import BotConfig, SlackConfig, secret, unset_secrets
 from bot.events import Command, Event, Reaction, Reply
 from bot.logsafe import fault, trace
@@ -293,7 +293,7 @@ class SlackAdapter:
         self._remember_response_url(body)
         text = body.get("text")
         words = text.split() if isinstance(text, str) else []
-        if user and channel and words and words[0].lower() in self.surfaces.posts_in_room \
+        if user and channel and posts_in_room(words) \
                 and not await self.surfaces.is_member(channel):
             await self.surfaces.answer_not_member(channel, user)
             return

@@ -19,8 +19,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from slack_sdk.errors import SlackApiError
+
 from adapters import slack_translate as tr
 from adapters import slack_views as views
+from adapters.slack_send import error_code
 from bot.events import Command, Edit, Held, Post, Private, Reply, Room, User
 
 if TYPE_CHECKING:
@@ -37,7 +40,21 @@ DECIDE_SECONDS = 2.0
 HOME = "app_home"
 HOME_VIEWERS = 10_000  # people whose Home is kept up to date, in memory only
 MEMBERSHIP_SECONDS = 600.0
-POSTS_IN_ROOM = frozenset({"new", "announce"})
+# The commands that post in the room they are typed in, now or when due; a reminder "to
+# signers" or "to organizers" does not.
+POSTS_IN_ROOM = frozenset({"new", "announce", "review", "remind"})
+NOT_IN_ROOM = ("signers", "organizers")
+# conversations.info's answers for a channel the bot cannot see (a private one it is not in)
+NOT_VISIBLE = frozenset({"channel_not_found", "not_in_channel"})
+
+
+def posts_in_room(words: list[str]) -> bool:
+    """Whether a command line (split in words) posts in the room it is typed in."""
+    lowered = [w.lower().strip("\"'") for w in words]
+    if not lowered or lowered[0] not in POSTS_IN_ROOM:
+        return False
+    return not (lowered[0] == "remind" and len(lowered) > 2 and lowered[-2] == "to"
+                and lowered[-1] in NOT_IN_ROOM)
 
 
 @dataclass
@@ -90,7 +107,6 @@ class Surfaces:
         self.home_viewers: OrderedDict[str, frozenset[int]] = OrderedDict()
         self._refreshing: set[str] = set()
         self._members: dict[str, float] = {}  # channel -> when it was last seen a member
-        self.posts_in_room = POSTS_IN_ROOM
 
     @property
     def _client(self) -> Any:
@@ -103,15 +119,20 @@ class Surfaces:
 
     async def is_member(self, channel: str) -> bool:
         """Whether the bot is in ``channel`` (conversations.info; remembered for a while
-        when it is). A direct message is the core's to refuse; a failed look-up is taken
-        as yes, so that posting is tried."""
+        when it is). A private channel it is not in is one it cannot see. A direct message
+        is the core's to refuse; another failed look-up is taken as yes, so that posting is
+        tried."""
         if channel.startswith("D"):
             return True
         seen = self._members.get(channel)
         if seen is not None and time.monotonic() - seen < MEMBERSHIP_SECONDS:
             return True
-        info = await self._call("conversations.info", self._client.conversations_info,
-                                channel=channel)
+        try:
+            info = await self.adapter.sender.call(
+                "conversations.info", self._client.conversations_info, paced=False,
+                channel=channel)
+        except SlackApiError as exc:
+            return error_code(exc) not in NOT_VISIBLE
         if info is None:
             return True
         member = bool(tr.map_of(info.get("channel")).get("is_member"))

@@ -211,3 +211,34 @@ async def test_a_200_character_title_fits_every_message_and_modal(
     await slack.open_home(ORGANIZER)
     assert title.rstrip("*") in slack.home(ORGANIZER)
     assert len(_posts(fake)) == 1  # and the fake found every block valid (see the fixture)
+
+
+async def test_a_private_channel_the_bot_cannot_see_is_answered_the_same_way(
+    slack: Slack, fake: FakeSlack
+) -> None:
+    fake.fail["conversations.info"] = "channel_not_found"  # private, and the bot not in it
+    await slack.command(ORGANIZER, 'new "Private"', channel="G0PRIVATE1",
+                        response_url=fake.response_url("private"))
+    [answer] = fake.responses
+    assert "/invite @undersign" in answer.text
+    assert fake.calls_to("chat.postMessage") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        ("review L1 in 2 days", True),
+        ('remind L1 in 2 days "Sign!"', True),
+        ('remind L1 in 2 days "Sign!" to room', True),
+        ('remind L1 in 2 days "Sign!" to signers', False),
+        ("status L1", False),
+    ],
+)
+async def test_only_what_would_post_in_the_room_asks_for_an_invitation(
+    slack: Slack, fake: FakeSlack, text: str, refused: bool
+) -> None:
+    await slack.announce("Letter", "count")
+    fake.not_member.add(ELSEWHERE)
+    await slack.command(ORGANIZER, text, channel=ELSEWHERE, response_url=fake.response_url("t"))
+    [answer] = fake.responses
+    assert ("/invite @undersign" in answer.text) is refused
