@@ -11,8 +11,13 @@ from typing import Any
 
 from bot.config import Config, SlackConfig
 
-BOT_SCOPES = ["commands", "chat:write", "reactions:read", "im:write", "users:read", "files:write"]
-BOT_EVENTS = ["reaction_added", "reaction_removed"]
+# conversations.info (channels:read, groups:read, mpim:read) tells the bot whether it is in
+# a channel before it announces there: where it is not, it says how to invite it.
+BOT_SCOPES = ["commands", "chat:write", "reactions:read", "im:write", "users:read", "files:write",
+              "channels:read", "groups:read", "mpim:read"]
+BOT_EVENTS = ["reaction_added", "reaction_removed", "app_home_opened"]
+# The global shortcut that opens the "Start a letter" modal (adapters/slack_views.py).
+SHORTCUT_CALLBACK = "undersign_new"
 
 
 def manifest_dict(config: Config | SlackConfig, request_url: str | None = None) -> dict[str, Any]:
@@ -39,7 +44,12 @@ def manifest_dict(config: Config | SlackConfig, request_url: str | None = None) 
             "description": "Collect co-signers for a collective letter, keeping signers private.",
         },
         "features": {
+            "app_home": {"home_tab_enabled": True, "messages_tab_enabled": True,
+                         "messages_tab_read_only_enabled": False},
             "bot_user": {"display_name": "undersign", "always_online": True},
+            "shortcuts": [{"name": "Start a letter", "type": "global",
+                           "callback_id": SHORTCUT_CALLBACK,
+                           "description": "Start a collective letter and announce it"}],
             "slash_commands": [command],
         },
         "oauth_config": {"scopes": {"bot": BOT_SCOPES}},

@@ -149,6 +149,13 @@ class SlackSender:
             log.warning("Slack response_url failed: %s", type(exc).__name__)
         return False
 
+    async def respond_only(self, channel: str, user: str, text: str) -> bool:
+        """An ephemeral answer through the action's response_url and no other way: for
+        where the bot is not a member (chat.postEphemeral would fail there, and a DM is
+        not an answer)."""
+        return await self._respond(channel, user, tr.escape(text), tr.blocks(tr.escape(text),
+                                                                              None))
+
     # -- the senders --------------------------------------------------------------------
 
     async def _post(self, reply: Post) -> str | None:

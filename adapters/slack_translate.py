@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bot.config import Config
@@ -20,6 +21,7 @@ SIGN_ACTION = "undersign_sign"
 WITHDRAW_ACTION = "undersign_withdraw"
 # Button action id -> the command it stands for.
 ACTIONS: Mapping[str, str] = {SIGN_ACTION: "sign", WITHDRAW_ACTION: "unsign"}
+MENU_ACTION = "undersign_menu"
 # Events API type -> Reaction.added.
 REACTIONS: Mapping[str, bool] = {"reaction_added": True, "reaction_removed": False}
 
@@ -181,6 +183,52 @@ def code_messages(lead: str, content: str) -> list[tuple[str, list[dict[str, Any
     return out
 
 
+@dataclass(frozen=True)
+class MenuEntry:
+    """One entry of an announcement's overflow menu: its label and the command it runs
+    (``{ref}``: the letter's id). ``confirm``: a modal asks first (an answer that cannot be
+    undone). Entries for organizers say so; the core refuses them to anyone else."""
+
+    label: str
+    command: str
+    confirm: bool = False
+
+    @property
+    def key(self) -> str:
+        return self.command.split()[0]
+
+
+# The overflow menu of an announcement, in its order. Edit and Final signature block
+# (issue 13's commands) are one entry each here once they exist.
+MENU: tuple[MenuEntry, ...] = (
+    MenuEntry("Privacy", "privacy"),
+    MenuEntry("Close (organizers)", "close {ref}", confirm=True),
+)
+
+
+def menu(letter: int) -> dict[str, Any]:
+    return {
+        "type": "overflow",
+        "action_id": MENU_ACTION,
+        "options": [{"text": {"type": "plain_text", "text": e.label},
+                     "value": f"{e.key}:{letter}"} for e in MENU],
+    }
+
+
+def menu_choice(body: Payload) -> tuple[MenuEntry, int] | None:
+    """The entry and letter chosen in an announcement's overflow menu."""
+    actions = body.get("actions")
+    action = map_of(actions[0]) if isinstance(actions, list) and actions else {}
+    value = map_of(action.get("selected_option")).get("value")
+    if action.get("action_id") != MENU_ACTION or not isinstance(value, str):
+        return None
+    key, _, number = value.partition(":")
+    entry = next((e for e in MENU if e.key == key), None)
+    if entry is None or not number.isascii() or not number.isdigit() or len(number) > 9:
+        return None
+    return entry, int(number)
+
+
 def blocks(text: str, announces: int | None) -> list[dict[str, Any]]:
     """Block Kit for a message: mrkdwn sections, then Sign / Withdraw on an announcement."""
     out: list[dict[str, Any]] = [
@@ -207,6 +255,7 @@ def blocks(text: str, announces: int | None) -> list[dict[str, Any]]:
                         "text": {"type": "plain_text", "text": "Withdraw"},
                         "value": value,
                     },
+                    menu(announces),
                 ],
             }
         )
@@ -225,7 +274,7 @@ def _room(channel: str) -> Room:
 # to check.
 
 
-def _map(value: Any) -> Mapping[str, Any]:
+def map_of(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
@@ -237,19 +286,19 @@ def _id(value: Any) -> str | None:
 def team_of(body: Payload) -> str | None:
     """The workspace a payload comes from. Org-wide installs send ``team: null`` on
     interactivity: the clicking user's ``team_id`` holds it then."""
-    found = (_id(_map(body.get("team")).get("id")) or _id(body.get("team_id"))
-             or _id(_map(body.get("user")).get("team_id")))
+    found = (_id(map_of(body.get("team")).get("id")) or _id(body.get("team_id"))
+             or _id(map_of(body.get("user")).get("team_id")))
     if found:
         return found
     auths = body.get("authorizations")
     for auth in auths if isinstance(auths, list) else ():
-        if _id(_map(auth).get("team_id")):
+        if _id(map_of(auth).get("team_id")):
             return str(auth["team_id"])
     return None
 
 
 def enterprise_of(body: Payload) -> str | None:
-    return _id(_map(body.get("enterprise")).get("id")) or _id(body.get("enterprise_id"))
+    return _id(map_of(body.get("enterprise")).get("id")) or _id(body.get("enterprise_id"))
 
 
 def user_of(body: Payload) -> str | None:
@@ -257,14 +306,14 @@ def user_of(body: Payload) -> str | None:
     user = body.get("user")
     if isinstance(user, Mapping):
         return _id(user.get("id"))
-    return _id(body.get("user_id")) or _id(_map(body.get("event")).get("user"))
+    return _id(body.get("user_id")) or _id(map_of(body.get("event")).get("user"))
 
 
 def channel_of(body: Payload) -> str | None:
     """Where a reply to this payload belongs."""
-    return (_id(body.get("channel_id")) or _id(_map(body.get("container")).get("channel_id"))
-            or _id(_map(body.get("channel")).get("id"))
-            or _id(_map(_map(body.get("event")).get("item")).get("channel")))
+    return (_id(body.get("channel_id")) or _id(map_of(body.get("container")).get("channel_id"))
+            or _id(map_of(body.get("channel")).get("id"))
+            or _id(map_of(map_of(body.get("event")).get("item")).get("channel")))
 
 
 def response_url_of(body: Payload) -> str | None:
@@ -296,8 +345,8 @@ def button_click(body: Payload, tz: str | None) -> Command | None:
     """A Sign / Withdraw click. The message it sits on may be ephemeral (then there is no
     ``message`` key); the container always names the channel and message."""
     actions = body.get("actions")
-    action = next((_map(a) for a in (actions if isinstance(actions, list) else ())
-                   if (_id(_map(a).get("action_id")) or "") in ACTIONS), None)
+    action = next((map_of(a) for a in (actions if isinstance(actions, list) else ())
+                   if (_id(map_of(a).get("action_id")) or "") in ACTIONS), None)
     channel = channel_of(body)
     user = user_of(body)
     if action is None or channel is None or user is None:
@@ -305,7 +354,7 @@ def button_click(body: Payload, tz: str | None) -> Command | None:
     number = action.get("value")
     if not isinstance(number, str) or not number.isascii() or not number.isdigit():
         return None
-    container = _map(body.get("container"))
+    container = map_of(body.get("container"))
     unique = _id(body.get("trigger_id")) or (
         f"{container.get('message_ts')}:{action.get('action_ts')}")
     return Command(
@@ -321,8 +370,8 @@ def button_click(body: Payload, tz: str | None) -> Command | None:
 def reaction(body: Payload, sign_emoji: str) -> Reaction | None:
     """``reaction_added`` / ``reaction_removed``: the target is ``event.item``; only
     reactions on messages matter. Redeliveries keep ``event_id``, which the core dedups on."""
-    event = _map(body.get("event"))
-    item = _map(event.get("item"))
+    event = map_of(body.get("event"))
+    item = map_of(event.get("item"))
     kind = event.get("type")
     added = REACTIONS.get(kind) if isinstance(kind, str) else None
     event_id, user = _id(body.get("event_id")), _id(event.get("user"))

@@ -162,7 +162,8 @@ class Core:
                 else f"Type {prefix} help for the list of commands."
             )
             # A problem may quote what the user typed: it is rendered as user text.
-            raise Refused(Private(ctx.user, (Said(problem), f"\n{usage}"), ctx.room)) from None
+            raise Refused(Private(ctx.user, (Said(problem), f"\n{usage}"), ctx.room,
+                                  refused=problem)) from None
 
     async def _run(self, ctx: RoomContext, spec: AnySpec, args: list[Token]) -> None:
         """Resolve what the command declares it takes, check its role, and run it."""

@@ -214,6 +214,25 @@ class Post:
 
 
 @dataclass(frozen=True)
+class Held:
+    """One letter as the person it is shown to may see it (``mine``): what they hold in
+    it, and its count as they may read it (see ``status``)."""
+
+    letter_id: int
+    title: str
+    is_open: bool
+    deadline: str | None  # already written in that person's zone
+    count: str
+    visibility: str
+    organizes: bool
+    signed: bool
+
+    @property
+    def ref(self) -> str:
+        return f"L{self.letter_id}"
+
+
+@dataclass(frozen=True)
 class Private:
     """A message only ``user`` may see. ``context`` is the room the user acted in (Slack
     ephemeral messages need it); the adapter picks ephemeral or DM, never the room.
@@ -221,7 +240,12 @@ class Private:
     ``sensitive`` marks a body that names a signer or says that someone signed or
     withdrew: an adapter whose direct messages can be read by others (exports of DMs)
     must not send it there when configured to avoid them. It sends ``fallback`` instead,
-    a neutral body naming nobody, or nothing."""
+    a neutral body naming nobody, or nothing.
+
+    ``refused`` is set on the answer to a refused command: the problem alone, so that an
+    adapter with forms (Slack's modals) can show it beside the field it concerns.
+    ``overview`` is set on the answer to ``mine``: the caller's letters, for an adapter
+    with a private page of its own (Slack's Home tab); others send ``body``."""
 
     user: User
     body: Rich
@@ -229,6 +253,8 @@ class Private:
     attachment: Attachment | None = None
     sensitive: bool = False
     fallback: Rich | None = None
+    refused: str | None = None
+    overview: tuple[Held, ...] | None = None
 
     @property
     def platform(self) -> Platform:

@@ -10,6 +10,7 @@ from commands import (
     final,
     help,
     letters,
+    mine,
     privacy,
     schedule,
     signing,
@@ -18,4 +19,5 @@ from commands import (
 
 def registry() -> Registry:
     return Registry([letters.router, editing.router, final.router, signing.router,
-                     schedule.router, announcements.router, privacy.router, help.router])
+                     schedule.router, announcements.router, mine.router, privacy.router,
+                     help.router])

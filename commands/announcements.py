@@ -17,6 +17,16 @@ async def announcement(ctx: Context, letter: Letter, platform: str) -> Rich:
     return render.announcement(letter, ctx.config, ctx.words(platform), shown)
 
 
+async def seen_count(ctx: Context, letter: Letter, organizes: bool) -> str:
+    """The letter's count as the caller may read it. Organizers see the live count of a
+    count letter, and of a sealed one whose names they may see; below a sealed letter's
+    threshold, the batched count everyone sees."""
+    exact = letter.is_public or (organizes and not await ctx.sealed_shut(letter))
+    if exact:
+        return render.exact_count(await ctx.tx.count(letter.id))
+    return render.public_count(letter, None)
+
+
 async def update_announcements(ctx: Context, letter: Letter, before: Letter | None = None) -> None:
     """Edit every announcement of the letter in place, on every platform.
 

@@ -13,8 +13,11 @@ from bot.platform import PlatformWords
 from bot.registry import Router
 from bot.syntax import Token, UsageError, shorten
 from commands import fields, render
-from commands.announcements import announcement, update_announcements
-from commands.parser import no_more, split_options
+from commands.announcements import announcement, seen_count, update_announcements
+from commands.parser import (
+    no_more,
+    split_options,
+)
 
 router = Router()
 
@@ -65,12 +68,7 @@ async def new(ctx: RoomContext, args: list[Token]) -> None:
                        role="viewer", reads_only=True)
 async def status(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     no_more(args)
-    live = await ctx.tx.count(letter.id)
-    # Organizers see the live count of a count letter, and of a sealed one whose names
-    # they may see; below a sealed letter's threshold, the batched count everyone sees.
-    exact = letter.is_public or (
-        await ctx.organizes_letter(letter.id) and not await ctx.sealed_shut(letter))
-    count = render.exact_count(live) if exact else render.public_count(letter, None)
+    count = await seen_count(ctx, letter, await ctx.organizes_letter(letter.id))
     body = render.status(letter, ctx.config, ctx.tz, count)
     sensitive = False
     if letter.is_public:

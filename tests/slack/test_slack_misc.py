@@ -27,10 +27,18 @@ def test_the_manifest_asks_for_what_the_adapter_uses_and_no_more() -> None:
         "im:write",
         "users:read",
         "files:write",
+        "channels:read",
+        "groups:read",
+        "mpim:read",
     }
     settings = data["settings"]
-    assert settings["event_subscriptions"]["bot_events"] == ["reaction_added", "reaction_removed"]
+    assert settings["event_subscriptions"]["bot_events"] == [
+        "reaction_added", "reaction_removed", "app_home_opened"]
     assert settings["interactivity"]["is_enabled"] is True
+    assert data["features"]["app_home"]["home_tab_enabled"] is True
+    [shortcut] = data["features"]["shortcuts"]
+    assert (shortcut["name"], shortcut["type"], shortcut["callback_id"]) == (
+        "Start a letter", "global", "undersign_new")
     assert settings["socket_mode_enabled"] is True
     assert "request_url" not in settings["interactivity"]
 

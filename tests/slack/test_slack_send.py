@@ -48,8 +48,10 @@ async def test_an_announcement_has_sign_and_withdraw_buttons_and_returns_its_ts(
     assert call.text == "L3: *Letter* — 0 signers"
     section, actions = call.blocks
     assert section == {"type": "section", "text": {"type": "mrkdwn", "text": call.text}}
-    buttons = {b["action_id"]: b["value"] for b in actions["elements"]}
+    buttons = {b["action_id"]: b["value"] for b in actions["elements"] if b["type"] == "button"}
     assert buttons == {"undersign_sign": "3", "undersign_withdraw": "3"}
+    [menu] = [b for b in actions["elements"] if b["type"] == "overflow"]
+    assert [o["value"] for o in menu["options"]] == ["privacy:3", "close:3"]
 
 
 async def test_a_plain_post_has_no_buttons(http_adapter: SlackAdapter, fake: FakeSlack) -> None:

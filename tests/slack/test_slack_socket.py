@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from adapters.slack import SlackAdapter
+from adapters.slack_views import new_letter
 from bot.events import Command, Reaction
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack import (
@@ -145,3 +146,28 @@ async def test_a_link_that_stops_answering_pings_is_replaced(
     await fake.push(slash_envelope("privacy"))
     await socket_adapter.drain()
     assert [e.text for e in recorder.events if isinstance(e, Command)] == ["privacy"]
+
+
+async def test_a_modal_submission_is_answered_in_its_socket_mode_ack(
+    socket_adapter: SlackAdapter, fake: FakeSlack, recorder: EventRecorder
+) -> None:
+    def submission(values: dict[str, Any], trigger: str) -> dict[str, Any]:
+        body = fixture("view_submission.json")
+        body["trigger_id"] = trigger
+        body["view"].update(new_letter("C0ROOM0001"))
+        body["view"]["state"] = {"values": {b: {b: v} for b, v in values.items()}}
+        return interactive_envelope(body)
+
+    title = {"title": {"type": "plain_text_input", "value": "A letter"}}
+    late = {**title, "deadline_time": {"type": "timepicker", "selected_time": "10:00"}}
+    ack = await fake.push(submission(late, "5.5.1"))
+    assert ack["payload"] == {"response_action": "errors", "errors": {
+        "deadline_date": "Choose a day for the deadline too, or clear its time."}}
+    assert recorder.events == []
+    ack = await fake.push(submission(title, "5.5.2"))
+    await socket_adapter.drain()
+    assert "payload" not in ack or not ack["payload"]
+    [event] = recorder.events
+    assert isinstance(event, Command)
+    assert (event.text, event.room.id, event.event_id) == (
+        'new "A letter" visibility count', "C0ROOM0001", "view:5.5.2")

@@ -3,6 +3,11 @@
 It checks tokens, records every call, answers with the response shapes Slack documents
 (see tests/slack/fixtures/api.*), serves ``apps.connections.open`` with a local ``ws://`` URL, pushes
 Socket Mode envelopes and reads their acks, and can answer 429 with ``Retry-After``.
+
+Every message, modal and Home view it is sent goes through slack_sdk's Block Kit models and
+Slack's limits (tests/support/block_kit.py): a problem is answered as Slack would
+(``invalid_blocks``) and kept in ``invalid``, which the ``fake`` fixture checks is empty.
+``views.open`` takes only a trigger_id the test issued (``issue``), once, within 3 s.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.support.block_kit import block_problems, view_problems
+
 BOT_TOKEN = "xoxb-test-bot-token"
 APP_TOKEN = "xapp-test-app-token"
 TEAM = "T01ND2P8N91"
+TRIGGER_SECONDS = 3.0  # how long Slack honours a trigger_id
 BOT_USER = "U0BOTUSER1"
 
 
@@ -62,6 +70,10 @@ class Response:
         return "\n".join([self.text, *(str(b.get("text", {}).get("text", "")) for b in blocks)])
 
 
+class SlackError(Exception):
+    """A method's refusal, answered as ``{"ok": false, "error": ...}``."""
+
+
 @dataclass
 class Bucket:
     rate: float
@@ -96,6 +108,14 @@ class FakeSlack:
         self.response_status = 200  # the HTTP status response URLs answer with
         self.rate_limited: list[str] = []
         self.acks: dict[str, dict[str, Any]] = {}
+        self.invalid: list[str] = []  # Block Kit problems in what the bot sent
+        self.check_blocks = True  # a benchmark checks once, outside what it times
+        self.not_member: set[str] = set()  # channels the bot is not in
+        self.triggers: dict[str, float] = {}  # trigger_id -> when it was issued
+        self.trigger_waits: list[float] = []  # seconds from issue to views.open
+        self.views: dict[str, dict[str, Any]] = {}  # modals open, by view id
+        self.homes: dict[str, dict[str, Any]] = {}  # each user's published Home tab
+        self.opened = asyncio.Event()  # set at each views.open (benchmarks wait on it)
         self.connections = 0
         self.mute_pongs = False  # a half-dead link: open, but silent
         self._ack_events: dict[str, asyncio.Event] = {}
@@ -113,6 +133,10 @@ class FakeSlack:
             "conversations.open": lambda p: {"channel": {"id": "D" + str(p["users"])[1:]}},
             "files.getUploadURLExternal": self._upload_url,
             "files.completeUploadExternal": self._complete_upload,
+            "conversations.info": self._conversations_info,
+            "views.open": self._views_open,
+            "views.update": self._views_update,
+            "views.publish": self._views_publish,
         }
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -147,8 +171,18 @@ class FakeSlack:
     async def _response(self, request: web.Request) -> web.Response:
         if self.response_status != 200:
             return web.Response(status=self.response_status, text="expired_url")
-        self.responses.append(Response(request.match_info["tag"], await request.json()))
+        payload = await request.json()
+        problems = block_problems(payload.get("blocks") or [])
+        if problems:
+            self.invalid += problems
+            return web.Response(status=400, text="invalid_blocks")
+        self.responses.append(Response(request.match_info["tag"], payload))
         return web.Response(text="ok")
+
+    def issue(self, trigger: str) -> str:
+        """A trigger_id as Slack issues one with a slash command, a shortcut or a click."""
+        self.triggers[trigger] = time.monotonic()
+        return trigger
 
     # -- Web API ------------------------------------------------------------------------
 
@@ -184,13 +218,66 @@ class FakeSlack:
         call = Call(method, params)
         self.calls.append(call)
         handler = self._handlers.get(method)
-        if method in self.fail:
+        problems = self._problems(params) if self.check_blocks else []
+        if problems:
+            self.invalid += [f"{method}: {p}" for p in problems]
+            call.response = {"ok": False, "error": "invalid_blocks"}
+        elif method in self.fail:
             call.response = {"ok": False, "error": self.fail[method]}
         elif handler is None:
             call.response = {"ok": False, "error": "unknown_method"}
         else:
-            call.response = {"ok": True, **handler(params)}
+            try:
+                call.response = {"ok": True, **handler(params)}
+            except SlackError as exc:
+                call.response = {"ok": False, "error": str(exc)}
         return web.json_response(call.response)
+
+    @staticmethod
+    def _problems(params: dict[str, Any]) -> list[str]:
+        problems: list[str] = []
+        if params.get("blocks"):
+            problems += block_problems(params["blocks"])
+        if params.get("view"):
+            problems += view_problems(params["view"])
+        return problems
+
+    def _conversations_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params["channel"])
+        return {"channel": {"id": channel, "is_member": channel not in self.not_member}}
+
+    def _view(self, params: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
+        view = params["view"]
+        view = dict(json.loads(view) if isinstance(view, str) else view)
+        view.update(id=view_id or f"V{next(self._ts):08d}", hash=f"{time.time():.0f}.h",
+                    state={"values": {}})
+        return view
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        trigger = str(params.get("trigger_id", ""))
+        issued = self.triggers.pop(trigger, None)
+        if issued is None:
+            raise SlackError("invalid_trigger_id")
+        waited = time.monotonic() - issued
+        self.trigger_waits.append(waited)
+        self.opened.set()
+        if waited > TRIGGER_SECONDS:
+            raise SlackError("expired_trigger_id")
+        view = self._view(params)
+        self.views[view["id"]] = view
+        return {"view": view}
+
+    def _views_update(self, params: dict[str, Any]) -> dict[str, Any]:
+        view_id = str(params.get("view_id", ""))
+        if view_id not in self.views:
+            raise SlackError("not_found")
+        self.views[view_id] = self._view(params, view_id)
+        return {"view": self.views[view_id]}
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        view = self._view(params)
+        self.homes[str(params["user_id"])] = view
+        return {"view": view}
 
     def _auth_test(self, params: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -27,6 +27,7 @@ async def fake() -> AsyncIterator[FakeSlack]:
     await server.start()
     yield server
     await server.stop()
+    assert not server.invalid, f"Block Kit that Slack would refuse: {server.invalid}"
 
 
 @pytest.fixture

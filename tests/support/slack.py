@@ -225,6 +225,18 @@ def button_payload(
     return body
 
 
+def overflow_payload(value: str, *, user: str, channel: str,
+                     response_url: str | None = None) -> dict[str, Any]:
+    """A choice in our overflow menu: the recorded block_actions with an overflow action."""
+    body = button_payload("undersign_menu", value, user=user, channel=channel,
+                          response_url=response_url)
+    body["actions"][0] = {"type": "overflow", "action_id": "undersign_menu",
+                          "block_id": "undersign_L1", "action_ts": "1700000000.2",
+                          "selected_option": {"text": {"type": "plain_text", "text": value},
+                                              "value": value}}
+    return body
+
+
 def form_payload(payload: Mapping[str, Any]) -> str:
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
@@ -256,11 +268,15 @@ class Slack:
     fake: FakeSlack
     triggers: int = 0
 
+    def trigger(self, prefix: str = "8.8") -> str:
+        """A fresh trigger_id, issued by the fake as Slack issues one with each action."""
+        self.triggers += 1
+        return self.fake.issue(f"{prefix}.{self.triggers}")
+
     async def command(self, user: str, text: str, *, channel: str = ROOM,
                       response_url: str | None = None) -> list[Call]:
-        self.triggers += 1
         return await self._send(
-            slash_body(text, user=user, channel=channel, trigger=f"9.9.{self.triggers}",
+            slash_body(text, user=user, channel=channel, trigger=self.trigger("9.9"),
                        response_url=response_url), FORM
         )
 
@@ -268,9 +284,70 @@ class Slack:
                     response_url: str | None = None) -> list[Call]:
         body = button_payload(action, str(letter), user=user, channel=channel,
                               response_url=response_url)
-        self.triggers += 1
-        body["trigger_id"] = f"8.8.{self.triggers}"
+        body["trigger_id"] = self.trigger()
         return await self._send(form_payload(body), FORM)
+
+    async def menu(self, user: str, value: str, *, channel: str = ROOM,
+                   response_url: str | None = None) -> list[Call]:
+        """A choice in an announcement's overflow menu (``value``: ``close:3``)."""
+        body = overflow_payload(value, user=user, channel=channel, response_url=response_url)
+        body["trigger_id"] = self.trigger()
+        return await self._send(form_payload(body), FORM)
+
+    async def shortcut(self, user: str, callback_id: str = "undersign_new") -> list[Call]:
+        body = copy.deepcopy(fixture("socket_mode.interactive.shortcut.envelope.json")["payload"])
+        body.update(callback_id=callback_id, trigger_id=self.trigger("7.7"))
+        body["user"].update(id=user, team_id="T01ND2P8N91")
+        body["team"]["id"] = "T01ND2P8N91"
+        return await self._send(form_payload(body), FORM)
+
+    async def submit(self, user: str, view: Mapping[str, Any],
+                     values: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        """Submit a modal the bot opened, with ``values`` (block id -> the element's state,
+        keyed by the block id as our action ids are); the bot's answer in the ack."""
+        body = copy.deepcopy(fixture("view_submission.json"))
+        body["user"].update(id=user, team_id="T01ND2P8N91")
+        body["team"] = {"id": "T01ND2P8N91", "domain": "opsdroidtests"}
+        body["trigger_id"] = self.trigger("6.6")
+        body["view"].update({k: v for k, v in view.items() if k != "state"})
+        body["view"]["state"] = {"values": {b: {b: state} for b, state in values.items()}}
+        status, answer = await post_signed(self.adapter, form_payload(body), FORM)
+        assert status == 200
+        await self.adapter.drain()
+        return json.loads(answer) if answer else {}
+
+    async def choose(self, user: str, view: Mapping[str, Any], action_id: str,
+                     value: str) -> list[Call]:
+        """Pick ``value`` in a modal's radio buttons that dispatch their action."""
+        body = button_payload(action_id, value, user=user)
+        del body["channel"], body["message"]
+        body["container"] = {"type": "view", "view_id": view["id"]}
+        body["view"] = dict(view)
+        body["actions"][0] = {"type": "radio_buttons", "action_id": action_id,
+                              "block_id": action_id, "action_ts": "1700000000.1",
+                              "selected_option": {"value": value}}
+        body["trigger_id"] = self.trigger()
+        return await self._send(form_payload(body), FORM)
+
+    async def open_home(self, user: str, event_id: str | None = None) -> list[Call]:
+        body = copy.deepcopy(fixture("event_callback.app_home_opened.json"))
+        body["event"]["user"] = user
+        self.triggers += 1
+        body["event_id"] = event_id or f"Ev0HOME{self.triggers:04d}"
+        return await self._send(json.dumps(body), JSON)
+
+    async def home_click(self, user: str, action_id: str, letter: int) -> list[Call]:
+        """A button on the Home tab: no channel, the container is the view."""
+        body = button_payload(action_id, str(letter), user=user)
+        del body["channel"], body["message"]
+        body["container"] = {"type": "view", "view_id": "VHOME0001"}
+        body["view"] = {"id": "VHOME0001", "type": "home", "blocks": []}
+        body["trigger_id"] = self.trigger()
+        return await self._send(form_payload(body), FORM)
+
+    def home(self, user: str) -> str:
+        """Everything the user's published Home tab shows, as text."""
+        return json.dumps(self.fake.homes.get(user, {}).get("blocks", []), ensure_ascii=False)
 
     async def react(
         self, user: str, ts: str, *, event_id: str, added: bool = True, retry: int | None = None

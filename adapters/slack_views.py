@@ -1,0 +1,377 @@
+"""Slack's modals and Home tab, with no I/O: the views the adapter opens and publishes,
+and what their submissions say, as the neutral command lines the core already checks.
+
+The "Start a letter" modal becomes the same ``new`` line a person could type, so the core
+refuses it with the same words; ``field_of`` puts each refusal beside the field it
+concerns (``response_action: errors``). Every view stays within Slack's limits: a title
+of 24 characters, 100 blocks, 3,000 characters per text and of ``private_metadata``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adapters import slack_translate as tr
+from adapters.slack_manifest import SHORTCUT_CALLBACK
+from bot.events import Held
+
+Payload = Mapping[str, Any]
+View = dict[str, Any]
+
+# callback ids of the global shortcut and of the modals
+NEW_CALLBACK = SHORTCUT_CALLBACK  # the shortcut's and its modal's
+CLOSE_CALLBACK = "undersign_close"
+ANSWER_CALLBACK = "undersign_answer"
+VISIBILITY_ACTION = "undersign_visibility"
+# Home tab buttons: action id -> the command it stands for (Close asks first, in a modal).
+HOME_ACTIONS: Mapping[str, str] = {
+    "undersign_home_signers": "signers",
+    "undersign_home_export": "export",
+    "undersign_home_withdraw": "unsign",
+}
+HOME_CLOSE = "undersign_home_close"
+
+# block ids of the "Start a letter" modal (each input's action id is the same)
+CHANNEL, TITLE, LINK, DATE, TIME, VISIBILITY, THRESHOLD = (
+    "channel", "title", "link", "deadline_date", "deadline_time", "visibility", "threshold")
+
+MAX_TITLE = 200  # as commands.parser.MAX_TITLE: Slack's own field stops there
+VIEW_BLOCKS = 100
+TEXT_LIMIT = tr.SECTION_LIMIT
+LABELS = 75  # Slack's limit on an option's text and description
+
+
+def _plain(text: str, limit: int = TEXT_LIMIT) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _cut(text, limit) or " "}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": _cut(text, TEXT_LIMIT) or " "}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def _button(action_id: str, label: str, value: str, style: str | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "button", "action_id": action_id, "text": _plain(label, 75),
+                           "value": value}
+    if style:
+        out["style"] = style
+    return out
+
+
+def _input(block_id: str, label: str, element: dict[str, Any], *, optional: bool = False,
+           hint: str | None = None, dispatch: bool = False) -> dict[str, Any]:
+    block: dict[str, Any] = {"type": "input", "block_id": block_id, "label": _plain(label, 2000),
+                             "element": {**element, "action_id": block_id},
+                             "optional": optional}
+    if hint:
+        block["hint"] = _plain(hint, 2000)
+    if dispatch:
+        block["dispatch_action"] = True
+    return block
+
+
+def _modal(callback: str, title: str, blocks: list[dict[str, Any]], *,
+           submit: str | None = None, close: str = "Close",
+           metadata: Mapping[str, Any] | None = None) -> View:
+    view: View = {"type": "modal", "callback_id": callback, "title": _plain(title, 24),
+                  "close": _plain(close, 24), "blocks": blocks[:VIEW_BLOCKS]}
+    if submit:
+        view["submit"] = _plain(submit, 24)
+    if metadata is not None:
+        view["private_metadata"] = json.dumps(dict(metadata))
+    return view
+
+
+def _first_action(body: Payload, action_id: str) -> Mapping[str, Any] | None:
+    actions = body.get("actions")
+    for action in actions if isinstance(actions, list) else ():
+        if isinstance(action, Mapping) and action.get("action_id") == action_id:
+            return action
+    return None
+
+
+def home_choice(body: Payload) -> tuple[str, int] | None:
+    """A Home tab button: its action id and the letter it is about."""
+    actions = body.get("actions")
+    action = tr.map_of(actions[0]) if isinstance(actions, list) and actions else {}
+    action_id, value = action.get("action_id"), action.get("value")
+    if (action_id not in HOME_ACTIONS and action_id != HOME_CLOSE) or not isinstance(value, str) \
+            or not value.isascii() or not value.isdigit() or len(value) > 9:
+        return None
+    return str(action_id), int(value)
+
+
+# --- Start a letter ---------------------------------------------------------------------
+
+VISIBILITIES: tuple[tuple[str, str, str], ...] = (
+    ("count", "Count only", "The count is public; names go to the organizers only."),
+    ("public", "Public", "Anyone can see who signed."),
+    ("sealed", "Sealed", "Nobody, organizers included, sees a name until the threshold."),
+)
+
+
+def new_letter(channel: str | None, *, sealed: bool = False) -> View:
+    """The "Start a letter" modal: the channel to announce in is the one the command came
+    from (kept in ``private_metadata``), or chosen here when opened from the shortcut. The
+    threshold shows for a sealed letter (the visibility buttons update the view)."""
+    blocks: list[dict[str, Any]] = []
+    if channel is None:
+        blocks.append(_input(CHANNEL, "Announce it in", {
+            "type": "conversations_select",
+            "placeholder": _plain("A channel I am in", 150),
+            "filter": {"include": ["public", "private", "mpim"], "exclude_bot_users": True},
+        }, hint="Private channels and group DMs work once I am invited: /invite @undersign."))
+    blocks.append(_input(TITLE, "Title", {
+        "type": "plain_text_input", "max_length": MAX_TITLE,
+        "placeholder": _plain("Open letter on the reorganisation", 150)}))
+    blocks.append(_input(LINK, "Link to the draft", {
+        "type": "plain_text_input", "placeholder": _plain("https://…", 150)}, optional=True))
+    blocks.append(_input(DATE, "Deadline (day)", {"type": "datepicker"}, optional=True,
+                         hint="Signing closes by itself then. A day alone means 09:00."))
+    blocks.append(_input(TIME, "Deadline (time)", {"type": "timepicker"}, optional=True,
+                         hint="In your Slack time zone."))
+    options = [{"text": _plain(label, LABELS), "description": _plain(line, LABELS),
+                "value": value} for value, label, line in VISIBILITIES]
+    chosen = options[2] if sealed else options[0]
+    blocks.append(_input(VISIBILITY, "Who sees who signed", {
+        "type": "radio_buttons", "options": options, "initial_option": chosen},
+        dispatch=True))
+    if sealed:
+        blocks.append(_input(THRESHOLD, "Threshold", {
+            "type": "plain_text_input", "placeholder": _plain("How many must sign", 150)},
+            hint="No name is shown to anyone until this many people who do not organize "
+                 "the letter have signed."))
+    return _modal(NEW_CALLBACK, "Start a letter", blocks, submit="Start", close="Cancel",
+                  metadata={"channel": channel})
+
+
+@dataclass(frozen=True)
+class NewLetterForm:
+    """What a "Start a letter" submission says."""
+
+    channel: str | None
+    title: str
+    link: str
+    date: str | None
+    time: str | None
+    visibility: str
+    threshold: str
+    fields: frozenset[str]  # the block ids the submitted view has
+
+
+def metadata(view: Payload) -> dict[str, Any]:
+    raw = view.get("private_metadata")
+    try:
+        found = json.loads(raw) if isinstance(raw, str) and raw else {}
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _state(view: Payload, block: str) -> Mapping[str, Any]:
+    values = tr.map_of(tr.map_of(view.get("state")).get("values"))
+    return tr.map_of(tr.map_of(values.get(block)).get(block))
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def read_new_letter(view: Payload) -> NewLetterForm:
+    blocks = view.get("blocks")
+    fields = frozenset(str(b.get("block_id")) for b in (blocks if isinstance(blocks, list) else ())
+                       if isinstance(b, Mapping) and b.get("type") == "input")
+    chosen = tr.map_of(_state(view, VISIBILITY).get("selected_option")).get("value")
+    channel = _text(_state(view, CHANNEL).get("selected_conversation")) or _text(
+        metadata(view).get("channel"))
+    return NewLetterForm(
+        channel=channel or None,
+        title=_text(_state(view, TITLE).get("value")),
+        link=_text(_state(view, LINK).get("value")).strip(),
+        date=_text(_state(view, DATE).get("selected_date")) or None,
+        time=_text(_state(view, TIME).get("selected_time")) or None,
+        visibility=_text(chosen) or "count",
+        threshold=_text(_state(view, THRESHOLD).get("value")).strip(),
+        fields=fields,
+    )
+
+
+def chosen_visibility(body: Payload) -> str | None:
+    action = _first_action(body, VISIBILITY_ACTION)
+    value = tr.map_of(action.get("selected_option")).get("value") if action else None
+    return value if isinstance(value, str) else None
+
+
+# Opening quote -> the characters that close it (as bot.syntax reads them).
+_QUOTES = (('"', '"”'), ("'", "'’"), ("“", "”\""), ("‘", "’'"), ("«", "»"))
+
+
+def quoted(text: str) -> str:
+    """``text`` as one token of a command line, whatever quotes it holds. A text holding
+    every closing quote has its double quotes made double primes (″): nothing else can
+    hold it in one token."""
+    for opener, closers in _QUOTES:
+        if not any(c in text for c in closers):
+            return f"{opener}{text}{opener if opener in closers else closers[0]}"
+    return '"' + text.replace('"', "″").replace("”", "″") + '"'
+
+
+def form_problem(form: NewLetterForm) -> tuple[str, str] | None:
+    """What the adapter refuses itself, before the core: (field, problem)."""
+    if form.channel is None:
+        return CHANNEL, "Choose a channel to announce the letter in."
+    if form.time and not form.date:
+        return DATE, "Choose a day for the deadline too, or clear its time."
+    return None
+
+
+def new_command(form: NewLetterForm) -> str:
+    """The submission as the ``new`` line a person would type: every value quoted, so the
+    core reads it as typed and refuses it with the command's own words."""
+    parts = ["new", quoted(form.title)]
+    if form.link:
+        parts += ["link", quoted(form.link)]
+    if form.date:
+        parts += ["deadline", quoted(f"{form.date} {form.time or '09:00'}")]
+    parts += ["visibility", form.visibility]
+    if form.threshold:
+        parts += ["threshold", quoted(form.threshold)]
+    return " ".join(parts)
+
+
+# A refusal's words -> the field it concerns, first match wins; quoted user text is
+# left out of the match ('https://threshold.example' is about the link).
+_FIELDS: tuple[tuple[str, str], ...] = (
+    ("threshold", THRESHOLD),
+    ("visibility", VISIBILITY),
+    ("link", LINK),
+    ("title", TITLE),
+    ("a command may have", TITLE),
+    ("open letters", CHANNEL),
+    ("channel", CHANNEL),
+)
+_QUOTED = re.compile(r"'[^']*'")
+
+
+def field_of(problem: str, form: NewLetterForm) -> str:
+    """The field a refusal of the ``new`` line concerns, among those the view has; a time
+    that cannot be used is the deadline's; anything else the title's."""
+    words = _QUOTED.sub("", problem).lower()
+    found = next((field for key, field in _FIELDS if key in words), None)
+    if found is None:
+        found = DATE if form.date else TITLE
+    if found not in form.fields:
+        found = VISIBILITY if found == THRESHOLD else TITLE
+    return found if found in form.fields else next(iter(sorted(form.fields)), TITLE)
+
+
+def field_error(problem: str) -> str:
+    return _cut(problem, 2000)
+
+
+# --- Close, and answers shown in a modal ------------------------------------------------
+
+
+def close_letter(letter: int, channel: str | None) -> View:
+    return _modal(CLOSE_CALLBACK, f"Close L{letter}?", [_section(
+        f"Close *L{letter}*? Nobody can sign or withdraw after this. The organizers get the "
+        "final list privately; a sealed letter below its threshold is destroyed unseen.")],
+        submit="Close letter", close="Cancel", metadata={"letter": letter, "channel": channel})
+
+
+def answer(title: str, blocks: Sequence[dict[str, Any]]) -> View:
+    """A modal showing a private answer (a list, an export, a confirmation): a surface that
+    is not a message, so it is in no history. Cut visibly at Slack's 100 blocks."""
+    shown = list(blocks)
+    if len(shown) > VIEW_BLOCKS:
+        shown = [*shown[: VIEW_BLOCKS - 1],
+                 _section("… cut here: Slack shows at most 100 blocks in a modal. "
+                          "The whole text comes with the command in the channel.")]
+    return _modal(ANSWER_CALLBACK, title, shown)
+
+
+def not_member(bot_name: str, command: str) -> str:
+    """The answer to a command that would post where the bot is not a member."""
+    return (
+        f"I am not in this channel, so I cannot announce a letter here. To start or announce "
+        f"letters in this channel, invite me first: `/invite @{bot_name}` (a private channel "
+        f"or a group DM works the same way once I am invited). Here you can still use "
+        f"everything that answers only you — sign, withdraw, status, mine, privacy, help — "
+        f"with `{command}`."
+    )
+
+
+# --- the Home tab -----------------------------------------------------------------------
+
+HOME_PRIVACY = (
+    "Only you see this tab: it is not a message, so it is in no channel's or DM's history "
+    "and in no export. It shows the letters you organize and the ones you signed, and "
+    "nothing about anyone else that you may not see. Counts of letters that are not public "
+    "follow the same rules as everywhere (refreshed on a timer, 'fewer than 3' below 3)."
+)
+HOME_LETTERS = 45  # two blocks each, within the 100 blocks of a view
+
+
+def _held_line(h: Held) -> str:
+    parts = [f"*{h.ref}* {tr.user_text(_cut(h.title, 250))}",
+             f"{'Open' if h.is_open else 'Closed'} · {h.count}"
+             + (f" · deadline {h.deadline}" if h.deadline else ""),
+             f"_{tr.escape(h.visibility)}_"]
+    return "\n".join(parts)
+
+
+def _organized(h: Held) -> list[dict[str, Any]]:
+    buttons = [_button("undersign_home_signers", "Signers", str(h.letter_id)),
+               _button("undersign_home_export", "Export", str(h.letter_id))]
+    if h.is_open:
+        buttons.append(_button(HOME_CLOSE, "Close", str(h.letter_id), "danger"))
+    return [_section(_held_line(h)),
+            {"type": "actions", "block_id": f"home_org_{h.letter_id}", "elements": buttons}]
+
+
+def _signed(h: Held) -> list[dict[str, Any]]:
+    out = [_section(_held_line(h))]
+    if h.is_open:
+        out.append({"type": "actions", "block_id": f"home_signed_{h.letter_id}", "elements": [
+            _button("undersign_home_withdraw", "Withdraw", str(h.letter_id))]})
+    return out
+
+
+def home(held: Sequence[Held], command: str) -> View:
+    """The Home tab of one person. Past ``HOME_LETTERS`` letters it says how many more
+    there are and how to list them all."""
+    organized = [h for h in held if h.organizes]
+    signed = [h for h in held if h.signed]
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": _plain("Your letters", 150)}]
+    room = HOME_LETTERS
+    for title, group, build, empty in (
+        ("Letters you organize", organized, _organized,
+         f"None yet. Start one with `{command} new` in a channel, or the shortcut "
+         "*Start a letter*."),
+        ("Letters you signed", signed, _signed, "None."),
+    ):
+        blocks.append(_section(f"*{title}*"))
+        shown = group[:room]
+        room -= len(shown)
+        for h in shown:
+            blocks += build(h)
+        if not group:
+            blocks.append(_section(empty))
+        elif len(shown) < len(group):
+            blocks.append({"type": "context", "elements": [_mrkdwn(
+                f"… and {len(group) - len(shown)} more not shown here: "
+                f"`{command} mine` lists them all.")]})
+        blocks.append({"type": "divider"})
+    blocks.append({"type": "context", "elements": [_mrkdwn(HOME_PRIVACY)]})
+    return {"type": "home", "blocks": blocks[:VIEW_BLOCKS]}
