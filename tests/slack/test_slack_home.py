@@ -10,7 +10,7 @@ import pytest
 
 from bot.core import utc_now
 from bot.events import User
-from bot.model import Visibility
+from bot.model import Signature, Visibility
 from tests.support.block_kit import assert_view_valid
 from tests.support.fake_slack import Call, FakeSlack
 from tests.support.slack import ORGANIZER, OTHER, ROOM, SIGNER, Slack
@@ -30,6 +30,7 @@ def _buttons(home: dict[str, object], letter: int) -> list[str]:
 
 async def _signed_letter(slack: Slack) -> int:
     """A count letter of ORGANIZER's that SIGNER signed."""
+    slack.fake.display_names[SIGNER] = "Dana Signer"
     letter, _ = await slack.announce("Letter", "count")
     await slack.command(SIGNER, f"sign L{letter}")
     return letter
@@ -91,7 +92,7 @@ async def test_a_home_tab_with_200_letters_fits_and_says_what_it_left_out(
                 title=f"Letter {n:03d} " + "x" * 190, link=None, deadline=utc_now() + timedelta(days=9),
                 visibility=Visibility.SEALED, threshold=5, now=utc_now())
             await tx.add_organizer(made.id, User("slack", ORGANIZER))
-            await tx.add_signature(made.id, User("slack", ORGANIZER), utc_now())
+            await tx.add_signature(made.id, Signature(User("slack", ORGANIZER), utc_now()))
     await slack.open_home(ORGANIZER)
     home = fake.homes[ORGANIZER]
     assert_view_valid(home)
@@ -147,8 +148,8 @@ async def test_close_from_the_home_tab_asks_then_shows_the_final_list_in_the_mod
     assert answer["response_action"] == "update"
     assert_view_valid(answer["view"])
     shown = json.dumps(answer["view"])
-    assert "Final list" in shown and f"<@{SIGNER}>" in shown
-    assert not [c for c in fake.calls_to("chat.postEphemeral") if "Final list" in c.text]
+    assert "Signed by 1:" in shown and "Dana Signer" in shown  # the final signature block
+    assert not [c for c in fake.calls_to("chat.postEphemeral") if "Signed by" in c.text]
 
 
 async def test_the_overflow_menu_answers_privacy_ephemerally(slack: Slack, fake: FakeSlack) -> None:
@@ -164,7 +165,7 @@ async def test_close_in_the_overflow_menu_is_refused_to_others_and_done_for_orga
     slack: Slack, fake: FakeSlack
 ) -> None:
     letter = await _signed_letter(slack)
-    for user, words in ((SIGNER, "Only the organizers"), (ORGANIZER, "Final list")):
+    for user, words in ((SIGNER, "Only the organizers"), (ORGANIZER, "Signed by 1:")):
         calls = await slack.menu(user, f"close:{letter}")
         opened = _opened(calls)
         answer = await slack.submit(user, dict(opened.response["view"]), {})
