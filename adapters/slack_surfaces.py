@@ -153,38 +153,57 @@ class Surfaces:
                              view=views.new_letter(channel))
 
     async def on_visibility(self, body: Mapping[str, Any]) -> None:
-        """The visibility buttons of "Start a letter": the threshold shows for sealed."""
+        """The visibility buttons of "Start a letter" and "Edit": the threshold shows for
+        sealed."""
         view = tr.map_of(body.get("view"))
         chosen = views.chosen_visibility(body)
         view_id = view.get("id")
-        if chosen is None or not isinstance(view_id, str):
+        shown = views.rebuilt(view, chosen) if chosen is not None else None
+        if shown is None or not isinstance(view_id, str):
             return
-        channel = views.metadata(view).get("channel")
         await self._call("views.update", self._client.views_update, view_id=view_id,
-                         hash=view.get("hash"),
-                         view=views.new_letter(channel if isinstance(channel, str) else None,
-                                               sealed=chosen == "sealed"))
+                         hash=view.get("hash"), view=shown)
 
     async def on_new_submission(self, ack: Ack, body: Mapping[str, Any]) -> None:
         """A submitted "Start a letter": the core's refusal comes back as a field error in
         the modal; a letter started closes it and is announced."""
-        view, user, trigger = tr.map_of(body.get("view")), _user(body), _trigger(body)
-        if user is None or trigger is None:
-            await ack()
-            return
-        form = views.read_new_letter(view)
+        form = views.read_form(tr.map_of(body.get("view")))
         problem = views.form_problem(form)
         if problem is None and form.channel is not None and not await self.is_member(
                 form.channel):
             problem = views.CHANNEL if views.CHANNEL in form.fields else views.TITLE, (
                 f"I am not in that channel: invite me first with /invite @"
                 f"{self.adapter.bot_name}, or choose another.")
-        if problem is not None or form.channel is None:
-            field_id, words = problem or (views.CHANNEL, "Choose a channel.")
+        if problem is None and form.channel is None:
+            problem = views.CHANNEL, "Choose a channel."
+        await self._submit(ack, body, form, problem, form.channel or HOME, views.new_command(form))
+
+    async def on_edit_submission(self, ack: Ack, body: Mapping[str, Any]) -> None:
+        """A submitted "Edit": the same ``edit`` line as typed; a refusal comes back beside
+        its field, an edit made closes the modal (the core updates every announcement)."""
+        view = tr.map_of(body.get("view"))
+        letter = views.metadata(view).get("letter")
+        if not isinstance(letter, int):
+            await ack()
+            return
+        form = views.read_form(view)
+        await self._submit(ack, body, form, views.form_problem(form), form.channel or HOME,
+                           views.edit_command(letter, form))
+
+    async def _submit(self, ack: Ack, body: Mapping[str, Any], form: views.LetterForm,
+                      problem: tuple[str, str] | None, where: str, text: str) -> None:
+        """A form's ``text`` run as the person's command in ``where``, unless the adapter
+        found a ``problem`` first: a refusal is a field error, anything else closes it."""
+        user, trigger = _user(body), _trigger(body)
+        if user is None or trigger is None:
+            await ack()
+            return
+        if problem is not None:
+            field_id, words = problem
             await ack(response_action="errors", errors={field_id: views.field_error(words)})
             return
-        room = Room(tr.PLATFORM, form.channel, direct=form.channel.startswith("D"))
-        capture = await self.run(Command(f"view:{trigger}", user, room, views.new_command(form),
+        room = Room(tr.PLATFORM, where, direct=where == HOME or where.startswith("D"))
+        capture = await self.run(Command(f"view:{trigger}", user, room, text,
                                          tz=await self.adapter.timezone(user.id)), Capture(user))
         refused = capture.refused
         if refused is None:
@@ -196,21 +215,28 @@ class Surfaces:
     # -- the overflow menu, Close, and answers in a modal ----------------------------------
 
     async def on_menu(self, body: Mapping[str, Any]) -> None:
+        """An entry of an announcement's overflow menu: a modal (Edit, Close's question,
+        an answer such as the final block), or the command answered as typed."""
         choice, user, channel = tr.menu_choice(body), _user(body), tr.channel_of(body)
         if choice is None or user is None or channel is None:
             return
         entry, letter = choice
-        if entry.confirm:
-            trigger = _trigger(body)
-            if trigger is not None:
-                await self._call("views.open", self._client.views_open, trigger_id=trigger,
-                                 view=views.close_letter(letter, channel))
+        trigger = _trigger(body)
+        room = Room(tr.PLATFORM, channel, direct=channel.startswith("D"))
+        text = entry.command.format(ref=f"L{letter}")
+        if entry.opens is not None and trigger is not None:
+            if entry.opens == "answer":
+                await self._show(trigger, user, room, entry.key, letter)
+                return
+            form = (views.close_letter(letter, channel) if entry.opens == "close"
+                    else views.edit_letter(letter, channel))
+            await self._call("views.open", self._client.views_open, trigger_id=trigger,
+                             view=form)
             return
         self.adapter.response_urls.remember(body)
-        room = Room(tr.PLATFORM, channel, direct=channel.startswith("D"))
         await self.adapter.dispatch(Command(
-            f"act:{_trigger(body) or uuid.uuid4()}", user, room,
-            entry.command.format(ref=f"L{letter}"), tz=await self.adapter.timezone(user.id)))
+            f"act:{trigger or uuid.uuid4()}", user, room, text,
+            tz=await self.adapter.timezone(user.id)))
 
     async def on_close_submission(self, ack: Ack, body: Mapping[str, Any]) -> None:
         """The Close modal confirmed: the letter closes, and the answer (the final list,
@@ -319,9 +345,14 @@ class Surfaces:
                              view=views.close_letter(letter, None))
             return
         word = views.HOME_ACTIONS[action_id]
-        capture = await self.run(Command(
-            f"act:{trigger}", user, Room(tr.PLATFORM, HOME, direct=True), f"{word} L{letter}",
-            tz=await self.adapter.timezone(user.id)), Capture(user, keep_all=True))
+        await self._show(trigger, user, Room(tr.PLATFORM, HOME, direct=True), word, letter)
+
+    async def _show(self, trigger: str, user: User, room: Room, word: str, letter: int) -> None:
+        """Run the person's ``word L<letter>``; its answer (a list, an export, the final
+        block, a confirmation or a refusal) opens in a modal, in no message's history."""
+        capture = await self.run(Command(f"act:{trigger}", user, room, f"{word} L{letter}",
+                                         tz=await self.adapter.timezone(user.id)),
+                                 Capture(user, keep_all=True))
         if capture.kept:
             await self._call("views.open", self._client.views_open, trigger_id=trigger,
                              view=views.answer(f"L{letter} · {word}",

@@ -10,14 +10,14 @@ from adapters import slack_views as views
 from bot.syntax import tokenize
 
 
-def _form(**kw: object) -> views.NewLetterForm:
+def _form(**kw: object) -> views.LetterForm:
     values: dict[str, object] = {
         "channel": "C1", "title": "T", "link": "", "date": None, "time": None,
         "visibility": "count", "threshold": "",
         "fields": frozenset({"title", "link", "deadline_date", "deadline_time", "visibility"}),
     }
     values.update(kw)
-    return views.NewLetterForm(**values)  # type: ignore[arg-type]
+    return views.LetterForm(**values)  # type: ignore[arg-type]
 
 
 @given(st.text(st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=60))
