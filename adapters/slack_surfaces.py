@@ -36,6 +36,9 @@ Ack = Callable[..., Awaitable[None]]
 # this is only the bound for a stuck database. Past it the modal closes and the replies go
 # as messages.
 DECIDE_SECONDS = 2.0
+# How long a modal opened as "being prepared" waits for its answer (a signature block asks
+# Slack for each signer's display name, paced at 100 a minute).
+ANSWER_SECONDS = 300.0
 # Commands from the Home tab have no channel: this stands for it (nothing is posted there).
 HOME = "app_home"
 HOME_VIEWERS = 10_000  # people whose Home is kept up to date, in memory only
@@ -271,22 +274,33 @@ class Surfaces:
                 blocks += more
         return blocks
 
-    async def run(self, event: Command, capture: Capture) -> Capture:
+    async def run(self, event: Command, capture: Capture, *, patient: bool = False) -> Capture:
         """Hand ``event`` to the core with its replies to the person captured, and wait
         until the first reply decides (or the event is done, or DECIDE_SECONDS pass); the
-        rest of the event goes on in its task."""
+        rest of the event goes on in its task. Past DECIDE_SECONDS its answer goes as a
+        message, unless ``patient``: then the capture goes on holding it (see ``wait``)."""
         token = CAPTURE.set(capture)
         try:
             task = self.adapter.spawn(self.adapter.dispatch(event))
         finally:
             CAPTURE.reset(token)
         task.add_done_callback(lambda _: capture.decided.set())
-        try:
-            await asyncio.wait_for(capture.decided.wait(), DECIDE_SECONDS)
-        except TimeoutError:
-            log.warning("Slack: a modal's command took too long; its answer goes as a message")
-            capture.decided.set()
+        await self.wait(capture, DECIDE_SECONDS, give_up=not patient)
         return capture
+
+    @staticmethod
+    async def wait(capture: Capture, seconds: float, *, give_up: bool = True) -> bool:
+        """Whether ``capture`` decided within ``seconds``. If not and ``give_up``, it is
+        decided now: the rest of the answer goes as messages."""
+        try:
+            await asyncio.wait_for(capture.decided.wait(), seconds)
+            return True
+        except TimeoutError:
+            if give_up:
+                log.warning("Slack: a modal's command took too long; its answer goes as a "
+                            "message")
+                capture.decided.set()
+            return False
 
     # -- the Home tab ------------------------------------------------------------------------
 
@@ -349,14 +363,27 @@ class Surfaces:
 
     async def _show(self, trigger: str, user: User, room: Room, word: str, letter: int) -> None:
         """Run the person's ``word L<letter>``; its answer (a list, an export, the final
-        block, a confirmation or a refusal) opens in a modal, in no message's history."""
+        block, a confirmation or a refusal) opens in a modal, in no message's history.
+        Slack honours a trigger for 3 s: an answer slower than DECIDE_SECONDS (a long
+        signature block, each signer's display name asked of Slack as it is made) opens a
+        modal that says it is being prepared, and fills it when it comes."""
+        title = f"L{letter} · {word}"
         capture = await self.run(Command(f"act:{trigger}", user, room, f"{word} L{letter}",
                                          tz=await self.adapter.timezone(user.id)),
-                                 Capture(user, keep_all=True))
-        if capture.kept:
-            await self._call("views.open", self._client.views_open, trigger_id=trigger,
-                             view=views.answer(f"L{letter} · {word}",
-                                               self.answer_blocks(capture.kept)))
+                                 Capture(user, keep_all=True), patient=True)
+        if capture.decided.is_set():
+            if capture.kept:
+                await self._call("views.open", self._client.views_open, trigger_id=trigger,
+                                 view=views.answer(title, self.answer_blocks(capture.kept)))
+            return
+        opened = await self._call("views.open", self._client.views_open, trigger_id=trigger,
+                                  view=views.preparing(title))
+        await self.wait(capture, ANSWER_SECONDS)
+        view_id = tr.map_of(opened.get("view") if opened is not None else None).get("id")
+        if isinstance(view_id, str):
+            await self._call("views.update", self._client.views_update, view_id=view_id,
+                             view=views.answer(title, self.answer_blocks(capture.kept))
+                             if capture.kept else views.preparing(title, late=True))
 
     # -- what the adapter sends ------------------------------------------------------------
 

@@ -376,6 +376,16 @@ def answer(title: str, blocks: Sequence[dict[str, Any]]) -> View:
     return _modal(ANSWER_CALLBACK, title, shown)
 
 
+def preparing(title: str, *, late: bool = False) -> View:
+    """The modal of an answer that takes longer than Slack waits to open one: it is being
+    prepared (``late``: it did not come in time)."""
+    return answer(title, [_section(
+        "This took too long. Try again later; the answer may also come as a message only "
+        "you can see." if late else
+        "Preparing the answer: a long one takes a while (a signature block asks Slack for "
+        "each signer's display name). Keep this window open: it shows here when ready.")])
+
+
 def not_member(bot_name: str, command: str) -> str:
     """The answer to a command that would post where the bot is not a member."""
     return (

@@ -204,3 +204,18 @@ async def test_final_shows_organizers_the_alphabetical_block_in_a_modal_and_othe
     assert f"Only the organizers of L{letter} can do that." in refused
     assert "Signed by" not in refused and "Abe Other" not in refused
     _never_in_a_message(fake, "Signed by", "Abe Other", "Zoe Signer", "Only the organizers of L")
+
+
+async def test_a_final_block_slower_than_the_trigger_opens_as_being_prepared_then_fills_in(
+    slack: Slack, fake: FakeSlack
+) -> None:
+    letter = await _three_signers(slack)
+    fake.delays["users.info"] = 1.2  # two display names: past the 2 s a modal waits
+    calls = await slack.menu(ORGANIZER, f"final:{letter}")
+    [opened] = [c for c in calls if c.method == "views.open"]
+    assert opened.response["ok"] and fake.trigger_waits[-1] < 3
+    assert "Preparing the answer" in json.dumps(opened.params["view"])
+    [filled] = [c for c in calls if c.method == "views.update"]
+    assert filled.params["view_id"] == opened.response["view"]["id"]
+    assert "Signed by 3:\\nAbe Other\\nZoe Signer" in json.dumps(fake.views[filled.params["view_id"]])
+    _never_in_a_message(fake, "Signed by", "Abe Other", "Zoe Signer")
