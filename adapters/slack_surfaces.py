@@ -252,14 +252,33 @@ class Surfaces:
             return
         where = channel if isinstance(channel, str) and channel else HOME
         room = Room(tr.PLATFORM, where, direct=where == HOME or where.startswith("D"))
+        title = f"L{letter} · close"
         capture = await self.run(Command(f"view:{trigger}", user, room, f"close L{letter}",
                                          tz=await self.adapter.timezone(user.id)),
-                                 Capture(user, keep_all=True))
+                                 Capture(user, keep_all=True), patient=True)
+        if not capture.decided.is_set():  # the final list is slow: the modal says so
+            await ack(response_action="update", view=views.preparing(title))
+            view_id = view.get("id")
+            self.adapter.spawn(self._fill(capture, view_id if isinstance(view_id, str) else None,
+                                          title))
+            return
         if not capture.kept:
             await ack()
             return
         await ack(response_action="update",
-                  view=views.answer(f"L{letter} · close", self.answer_blocks(capture.kept)))
+                  view=views.answer(title, self.answer_blocks(capture.kept)))
+
+    async def _fill(self, capture: Capture, view_id: str | None, title: str) -> None:
+        """Modal ``view_id``, shown as being prepared, gets the answer ``capture`` holds
+        once it comes (or says that it did not come in time). With no modal to show it
+        in, the answer goes as a message."""
+        if view_id is None:
+            capture.decided.set()
+            return
+        await self.wait(capture, ANSWER_SECONDS)
+        await self._call("views.update", self._client.views_update, view_id=view_id,
+                         view=views.answer(title, self.answer_blocks(capture.kept))
+                         if capture.kept else views.preparing(title, late=True))
 
     @staticmethod
     def answer_blocks(replies: list[Private]) -> list[dict[str, Any]]:
@@ -378,12 +397,8 @@ class Surfaces:
             return
         opened = await self._call("views.open", self._client.views_open, trigger_id=trigger,
                                   view=views.preparing(title))
-        await self.wait(capture, ANSWER_SECONDS)
         view_id = tr.map_of(opened.get("view") if opened is not None else None).get("id")
-        if isinstance(view_id, str):
-            await self._call("views.update", self._client.views_update, view_id=view_id,
-                             view=views.answer(title, self.answer_blocks(capture.kept))
-                             if capture.kept else views.preparing(title, late=True))
+        await self._fill(capture, view_id if isinstance(view_id, str) else None, title)
 
     # -- what the adapter sends ------------------------------------------------------------
 

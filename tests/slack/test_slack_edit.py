@@ -219,3 +219,19 @@ async def test_a_final_block_slower_than_the_trigger_opens_as_being_prepared_the
     assert filled.params["view_id"] == opened.response["view"]["id"]
     assert "Signed by 3:\\nAbe Other\\nZoe Signer" in json.dumps(fake.views[filled.params["view_id"]])
     _never_in_a_message(fake, "Signed by", "Abe Other", "Zoe Signer")
+
+
+async def test_a_close_whose_final_block_is_slow_shows_it_in_the_modal_when_ready(
+    slack: Slack, fake: FakeSlack
+) -> None:
+    letter = await _three_signers(slack)
+    [opened] = [c for c in await slack.menu(ORGANIZER, f"close:{letter}")
+                if c.method == "views.open"]
+    fake.delays["users.info"] = 1.2
+    answer = await slack.submit(ORGANIZER, dict(opened.response["view"]), {})
+    assert answer["response_action"] == "update"
+    assert "Preparing the answer" in json.dumps(answer["view"])
+    shown = json.dumps(fake.views[opened.response["view"]["id"]])
+    assert "Signed by 3:\\nAbe Other\\nZoe Signer" in shown
+    assert any("Closed" in text for text in _updates(fake))
+    _never_in_a_message(fake, "Signed by", "Abe Other", "Zoe Signer")
