@@ -221,6 +221,7 @@ class SlackAdapter:
         app.event("app_home_opened")(acking(surfaces.on_home_opened))
         # A submission is answered in its ack (field errors, or the answer in the modal).
         app.view_submission(views.NEW_CALLBACK)(self._answering(surfaces.on_new_submission))
+        app.view_submission(views.EDIT_CALLBACK)(self._answering(surfaces.on_edit_submission))
         app.view_submission(views.CLOSE_CALLBACK)(
             self._answering(surfaces.on_close_submission))
         # Anything else is acknowledged so that Slack does not redeliver it, and dropped.

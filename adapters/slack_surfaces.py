@@ -36,6 +36,9 @@ Ack = Callable[..., Awaitable[None]]
 # this is only the bound for a stuck database. Past it the modal closes and the replies go
 # as messages.
 DECIDE_SECONDS = 2.0
+# How long a modal opened as "being prepared" waits for its answer (a signature block asks
+# Slack for each signer's display name, paced at 100 a minute).
+ANSWER_SECONDS = 300.0
 # Commands from the Home tab have no channel: this stands for it (nothing is posted there).
 HOME = "app_home"
 HOME_VIEWERS = 10_000  # people whose Home is kept up to date, in memory only
@@ -153,38 +156,57 @@ class Surfaces:
                              view=views.new_letter(channel))
 
     async def on_visibility(self, body: Mapping[str, Any]) -> None:
-        """The visibility buttons of "Start a letter": the threshold shows for sealed."""
+        """The visibility buttons of "Start a letter" and "Edit": the threshold shows for
+        sealed."""
         view = tr.map_of(body.get("view"))
         chosen = views.chosen_visibility(body)
         view_id = view.get("id")
-        if chosen is None or not isinstance(view_id, str):
+        shown = views.rebuilt(view, chosen) if chosen is not None else None
+        if shown is None or not isinstance(view_id, str):
             return
-        channel = views.metadata(view).get("channel")
         await self._call("views.update", self._client.views_update, view_id=view_id,
-                         hash=view.get("hash"),
-                         view=views.new_letter(channel if isinstance(channel, str) else None,
-                                               sealed=chosen == "sealed"))
+                         hash=view.get("hash"), view=shown)
 
     async def on_new_submission(self, ack: Ack, body: Mapping[str, Any]) -> None:
         """A submitted "Start a letter": the core's refusal comes back as a field error in
         the modal; a letter started closes it and is announced."""
-        view, user, trigger = tr.map_of(body.get("view")), _user(body), _trigger(body)
-        if user is None or trigger is None:
-            await ack()
-            return
-        form = views.read_new_letter(view)
+        form = views.read_form(tr.map_of(body.get("view")))
         problem = views.form_problem(form)
         if problem is None and form.channel is not None and not await self.is_member(
                 form.channel):
             problem = views.CHANNEL if views.CHANNEL in form.fields else views.TITLE, (
                 f"I am not in that channel: invite me first with /invite @"
                 f"{self.adapter.bot_name}, or choose another.")
-        if problem is not None or form.channel is None:
-            field_id, words = problem or (views.CHANNEL, "Choose a channel.")
+        if problem is None and form.channel is None:
+            problem = views.CHANNEL, "Choose a channel."
+        await self._submit(ack, body, form, problem, form.channel or HOME, views.new_command(form))
+
+    async def on_edit_submission(self, ack: Ack, body: Mapping[str, Any]) -> None:
+        """A submitted "Edit": the same ``edit`` line as typed; a refusal comes back beside
+        its field, an edit made closes the modal (the core updates every announcement)."""
+        view = tr.map_of(body.get("view"))
+        letter = views.metadata(view).get("letter")
+        if not isinstance(letter, int):
+            await ack()
+            return
+        form = views.read_form(view)
+        await self._submit(ack, body, form, views.form_problem(form), form.channel or HOME,
+                           views.edit_command(letter, form))
+
+    async def _submit(self, ack: Ack, body: Mapping[str, Any], form: views.LetterForm,
+                      problem: tuple[str, str] | None, where: str, text: str) -> None:
+        """A form's ``text`` run as the person's command in ``where``, unless the adapter
+        found a ``problem`` first: a refusal is a field error, anything else closes it."""
+        user, trigger = _user(body), _trigger(body)
+        if user is None or trigger is None:
+            await ack()
+            return
+        if problem is not None:
+            field_id, words = problem
             await ack(response_action="errors", errors={field_id: views.field_error(words)})
             return
-        room = Room(tr.PLATFORM, form.channel, direct=form.channel.startswith("D"))
-        capture = await self.run(Command(f"view:{trigger}", user, room, views.new_command(form),
+        room = Room(tr.PLATFORM, where, direct=where == HOME or where.startswith("D"))
+        capture = await self.run(Command(f"view:{trigger}", user, room, text,
                                          tz=await self.adapter.timezone(user.id)), Capture(user))
         refused = capture.refused
         if refused is None:
@@ -196,21 +218,28 @@ class Surfaces:
     # -- the overflow menu, Close, and answers in a modal ----------------------------------
 
     async def on_menu(self, body: Mapping[str, Any]) -> None:
+        """An entry of an announcement's overflow menu: a modal (Edit, Close's question,
+        an answer such as the final block), or the command answered as typed."""
         choice, user, channel = tr.menu_choice(body), _user(body), tr.channel_of(body)
         if choice is None or user is None or channel is None:
             return
         entry, letter = choice
-        if entry.confirm:
-            trigger = _trigger(body)
-            if trigger is not None:
-                await self._call("views.open", self._client.views_open, trigger_id=trigger,
-                                 view=views.close_letter(letter, channel))
+        trigger = _trigger(body)
+        room = Room(tr.PLATFORM, channel, direct=channel.startswith("D"))
+        text = entry.command.format(ref=f"L{letter}")
+        if entry.opens is not None and trigger is not None:
+            if entry.opens == "answer":
+                await self._show(trigger, user, room, entry.key, letter)
+                return
+            form = (views.close_letter(letter, channel) if entry.opens == "close"
+                    else views.edit_letter(letter, channel))
+            await self._call("views.open", self._client.views_open, trigger_id=trigger,
+                             view=form)
             return
         self.adapter.response_urls.remember(body)
-        room = Room(tr.PLATFORM, channel, direct=channel.startswith("D"))
         await self.adapter.dispatch(Command(
-            f"act:{_trigger(body) or uuid.uuid4()}", user, room,
-            entry.command.format(ref=f"L{letter}"), tz=await self.adapter.timezone(user.id)))
+            f"act:{trigger or uuid.uuid4()}", user, room, text,
+            tz=await self.adapter.timezone(user.id)))
 
     async def on_close_submission(self, ack: Ack, body: Mapping[str, Any]) -> None:
         """The Close modal confirmed: the letter closes, and the answer (the final list,
@@ -223,14 +252,33 @@ class Surfaces:
             return
         where = channel if isinstance(channel, str) and channel else HOME
         room = Room(tr.PLATFORM, where, direct=where == HOME or where.startswith("D"))
+        title = f"L{letter} · close"
         capture = await self.run(Command(f"view:{trigger}", user, room, f"close L{letter}",
                                          tz=await self.adapter.timezone(user.id)),
-                                 Capture(user, keep_all=True))
+                                 Capture(user, keep_all=True), patient=True)
+        if not capture.decided.is_set():  # the final list is slow: the modal says so
+            await ack(response_action="update", view=views.preparing(title))
+            view_id = view.get("id")
+            self.adapter.spawn(self._fill(capture, view_id if isinstance(view_id, str) else None,
+                                          title))
+            return
         if not capture.kept:
             await ack()
             return
         await ack(response_action="update",
-                  view=views.answer(f"L{letter} · close", self.answer_blocks(capture.kept)))
+                  view=views.answer(title, self.answer_blocks(capture.kept)))
+
+    async def _fill(self, capture: Capture, view_id: str | None, title: str) -> None:
+        """Modal ``view_id``, shown as being prepared, gets the answer ``capture`` holds
+        once it comes (or says that it did not come in time). With no modal to show it
+        in, the answer goes as a message."""
+        if view_id is None:
+            capture.decided.set()
+            return
+        await self.wait(capture, ANSWER_SECONDS)
+        await self._call("views.update", self._client.views_update, view_id=view_id,
+                         view=views.answer(title, self.answer_blocks(capture.kept))
+                         if capture.kept else views.preparing(title, late=True))
 
     @staticmethod
     def answer_blocks(replies: list[Private]) -> list[dict[str, Any]]:
@@ -245,22 +293,33 @@ class Surfaces:
                 blocks += more
         return blocks
 
-    async def run(self, event: Command, capture: Capture) -> Capture:
+    async def run(self, event: Command, capture: Capture, *, patient: bool = False) -> Capture:
         """Hand ``event`` to the core with its replies to the person captured, and wait
         until the first reply decides (or the event is done, or DECIDE_SECONDS pass); the
-        rest of the event goes on in its task."""
+        rest of the event goes on in its task. Past DECIDE_SECONDS its answer goes as a
+        message, unless ``patient``: then the capture goes on holding it (see ``wait``)."""
         token = CAPTURE.set(capture)
         try:
             task = self.adapter.spawn(self.adapter.dispatch(event))
         finally:
             CAPTURE.reset(token)
         task.add_done_callback(lambda _: capture.decided.set())
-        try:
-            await asyncio.wait_for(capture.decided.wait(), DECIDE_SECONDS)
-        except TimeoutError:
-            log.warning("Slack: a modal's command took too long; its answer goes as a message")
-            capture.decided.set()
+        await self.wait(capture, DECIDE_SECONDS, give_up=not patient)
         return capture
+
+    @staticmethod
+    async def wait(capture: Capture, seconds: float, *, give_up: bool = True) -> bool:
+        """Whether ``capture`` decided within ``seconds``. If not and ``give_up``, it is
+        decided now: the rest of the answer goes as messages."""
+        try:
+            await asyncio.wait_for(capture.decided.wait(), seconds)
+            return True
+        except TimeoutError:
+            if give_up:
+                log.warning("Slack: a modal's command took too long; its answer goes as a "
+                            "message")
+                capture.decided.set()
+            return False
 
     # -- the Home tab ------------------------------------------------------------------------
 
@@ -319,13 +378,27 @@ class Surfaces:
                              view=views.close_letter(letter, None))
             return
         word = views.HOME_ACTIONS[action_id]
-        capture = await self.run(Command(
-            f"act:{trigger}", user, Room(tr.PLATFORM, HOME, direct=True), f"{word} L{letter}",
-            tz=await self.adapter.timezone(user.id)), Capture(user, keep_all=True))
-        if capture.kept:
-            await self._call("views.open", self._client.views_open, trigger_id=trigger,
-                             view=views.answer(f"L{letter} · {word}",
-                                               self.answer_blocks(capture.kept)))
+        await self._show(trigger, user, Room(tr.PLATFORM, HOME, direct=True), word, letter)
+
+    async def _show(self, trigger: str, user: User, room: Room, word: str, letter: int) -> None:
+        """Run the person's ``word L<letter>``; its answer (a list, an export, the final
+        block, a confirmation or a refusal) opens in a modal, in no message's history.
+        Slack honours a trigger for 3 s: an answer slower than DECIDE_SECONDS (a long
+        signature block, each signer's display name asked of Slack as it is made) opens a
+        modal that says it is being prepared, and fills it when it comes."""
+        title = f"L{letter} · {word}"
+        capture = await self.run(Command(f"act:{trigger}", user, room, f"{word} L{letter}",
+                                         tz=await self.adapter.timezone(user.id)),
+                                 Capture(user, keep_all=True), patient=True)
+        if capture.decided.is_set():
+            if capture.kept:
+                await self._call("views.open", self._client.views_open, trigger_id=trigger,
+                                 view=views.answer(title, self.answer_blocks(capture.kept)))
+            return
+        opened = await self._call("views.open", self._client.views_open, trigger_id=trigger,
+                                  view=views.preparing(title))
+        view_id = tr.map_of(opened.get("view") if opened is not None else None).get("id")
+        await self._fill(capture, view_id if isinstance(view_id, str) else None, title)
 
     # -- what the adapter sends ------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from bot.config import Config
 from bot.emoji import emoji_key
@@ -186,23 +186,26 @@ def code_messages(lead: str, content: str) -> list[tuple[str, list[dict[str, Any
 @dataclass(frozen=True)
 class MenuEntry:
     """One entry of an announcement's overflow menu: its label and the command it runs
-    (``{ref}``: the letter's id). ``confirm``: a modal asks first (an answer that cannot be
-    undone). Entries for organizers say so; the core refuses them to anyone else."""
+    (``{ref}``: the letter's id). ``opens``: None, the command is answered as typed
+    (ephemerally); "answer", its answer opens in a modal; "close", a modal asks first (an
+    answer that cannot be undone); "edit", the Edit modal, whose submission is the
+    command. Entries for organizers say so; the core refuses them to anyone else."""
 
     label: str
     command: str
-    confirm: bool = False
+    opens: Literal["answer", "close", "edit"] | None = None
 
     @property
     def key(self) -> str:
         return self.command.split()[0]
 
 
-# The overflow menu of an announcement, in its order. Edit and Final signature block
-# (issue 13's commands) are one entry each here once they exist.
+# The overflow menu of an announcement, in its order (Slack shows at most five).
 MENU: tuple[MenuEntry, ...] = (
     MenuEntry("Privacy", "privacy"),
-    MenuEntry("Close (organizers)", "close {ref}", confirm=True),
+    MenuEntry("Edit (organizers)", "edit {ref}", opens="edit"),
+    MenuEntry("Final signature block (organizers)", "final {ref}", opens="answer"),
+    MenuEntry("Close (organizers)", "close {ref}", opens="close"),
 )
 
 

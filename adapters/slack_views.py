@@ -1,10 +1,11 @@
 """Slack's modals and Home tab, with no I/O: the views the adapter opens and publishes,
 and what their submissions say, as the neutral command lines the core already checks.
 
-The "Start a letter" modal becomes the same ``new`` line a person could type, so the core
-refuses it with the same words; ``field_of`` puts each refusal beside the field it
-concerns (``response_action: errors``). Every view stays within Slack's limits: a title
-of 24 characters, 100 blocks, 3,000 characters per text and of ``private_metadata``.
+The "Start a letter" and "Edit" modals become the same ``new`` and ``edit`` lines a person
+could type, so the core refuses them with the same words; ``field_of`` puts each refusal
+beside the field it concerns (``response_action: errors``). Every view stays within
+Slack's limits: a title of 24 characters, 100 blocks, 3,000 characters per text and of
+``private_metadata``.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from adapters import slack_translate as tr
@@ -24,20 +25,25 @@ View = dict[str, Any]
 
 # callback ids of the global shortcut and of the modals
 NEW_CALLBACK = SHORTCUT_CALLBACK  # the shortcut's and its modal's
+EDIT_CALLBACK = "undersign_edit"
 CLOSE_CALLBACK = "undersign_close"
 ANSWER_CALLBACK = "undersign_answer"
-VISIBILITY_ACTION = "undersign_visibility"
 # Home tab buttons: action id -> the command it stands for (Close asks first, in a modal).
 HOME_ACTIONS: Mapping[str, str] = {
     "undersign_home_signers": "signers",
     "undersign_home_export": "export",
+    "undersign_home_final": "final",
     "undersign_home_withdraw": "unsign",
 }
 HOME_CLOSE = "undersign_home_close"
 
-# block ids of the "Start a letter" modal (each input's action id is the same)
-CHANNEL, TITLE, LINK, DATE, TIME, VISIBILITY, THRESHOLD = (
-    "channel", "title", "link", "deadline_date", "deadline_time", "visibility", "threshold")
+# block ids of the "Start a letter" and "Edit" modals (each input's action id is the same)
+CHANNEL, TITLE, LINK, DATE, TIME, NO_DEADLINE, VISIBILITY, THRESHOLD = (
+    "channel", "title", "link", "deadline_date", "deadline_time", "deadline_none",
+    "visibility", "threshold")
+# The visibility radio buttons dispatch their choice (the threshold shows for sealed):
+# Slack sends the element's action id, which is its block's.
+VISIBILITY_ACTION = VISIBILITY
 
 MAX_TITLE = 200  # as commands.parser.MAX_TITLE: Slack's own field stops there
 VIEW_BLOCKS = 100
@@ -112,16 +118,47 @@ def home_choice(body: Payload) -> tuple[str, int] | None:
     return str(action_id), int(value)
 
 
-# --- Start a letter ---------------------------------------------------------------------
+# --- Start a letter, and Edit ------------------------------------------------------------
 
 VISIBILITIES: tuple[tuple[str, str, str], ...] = (
     ("count", "Count only", "The count is public; names go to the organizers only."),
     ("public", "Public", "Anyone can see who signed."),
     ("sealed", "Sealed", "Nobody, organizers included, sees a name until the threshold."),
 )
+THRESHOLD_HINT = ("No name is shown to anyone until this many people who do not organize "
+                  "the letter have signed.")
 
 
-def new_letter(channel: str | None, *, sealed: bool = False) -> View:
+def _letter_fields(chosen: str | None, *, editing: bool) -> list[dict[str, Any]]:
+    """The fields both modals share, after the title: link, deadline, who sees who signed,
+    and the threshold once sealed is chosen. ``chosen``: the visibility picked (none, in
+    Edit: unchanged)."""
+    blocks = [_input(LINK, "Link to the draft", {
+        "type": "plain_text_input", "placeholder": _plain("https://…", 150)}, optional=True)]
+    blocks.append(_input(DATE, "Deadline (day)", {"type": "datepicker"}, optional=True,
+                         hint="Signing closes by itself then. A day alone means 09:00."))
+    blocks.append(_input(TIME, "Deadline (time)", {"type": "timepicker"}, optional=True,
+                         hint="In your Slack time zone."))
+    if editing:
+        blocks.append(_input(NO_DEADLINE, "No deadline", {"type": "checkboxes", "options": [
+            {"text": _plain("Remove the deadline", LABELS), "value": "none"}]}, optional=True))
+    options = [{"text": _plain(label, LABELS), "description": _plain(line, LABELS),
+                "value": value} for value, label, line in VISIBILITIES]
+    radio: dict[str, Any] = {"type": "radio_buttons", "options": options}
+    initial = [o for o in options if o["value"] == chosen]
+    if initial:
+        radio["initial_option"] = initial[0]
+    blocks.append(_input(VISIBILITY, "Who sees who signed", radio, optional=editing, dispatch=True,
+                         hint="Unpicked, it stays as it is. Once someone has signed, only more "
+                              "private: public → count → sealed." if editing else None))
+    if chosen == "sealed":
+        blocks.append(_input(THRESHOLD, "Threshold", {
+            "type": "plain_text_input", "placeholder": _plain("How many must sign", 150)},
+            optional=editing, hint=THRESHOLD_HINT))
+    return blocks
+
+
+def new_letter(channel: str | None, visibility: str = "count") -> View:
     """The "Start a letter" modal: the channel to announce in is the one the command came
     from (kept in ``private_metadata``), or chosen here when opened from the shortcut. The
     threshold shows for a sealed letter (the visibility buttons update the view)."""
@@ -135,39 +172,53 @@ def new_letter(channel: str | None, *, sealed: bool = False) -> View:
     blocks.append(_input(TITLE, "Title", {
         "type": "plain_text_input", "max_length": MAX_TITLE,
         "placeholder": _plain("Open letter on the reorganisation", 150)}))
-    blocks.append(_input(LINK, "Link to the draft", {
-        "type": "plain_text_input", "placeholder": _plain("https://…", 150)}, optional=True))
-    blocks.append(_input(DATE, "Deadline (day)", {"type": "datepicker"}, optional=True,
-                         hint="Signing closes by itself then. A day alone means 09:00."))
-    blocks.append(_input(TIME, "Deadline (time)", {"type": "timepicker"}, optional=True,
-                         hint="In your Slack time zone."))
-    options = [{"text": _plain(label, LABELS), "description": _plain(line, LABELS),
-                "value": value} for value, label, line in VISIBILITIES]
-    chosen = options[2] if sealed else options[0]
-    blocks.append(_input(VISIBILITY, "Who sees who signed", {
-        "type": "radio_buttons", "options": options, "initial_option": chosen},
-        dispatch=True))
-    if sealed:
-        blocks.append(_input(THRESHOLD, "Threshold", {
-            "type": "plain_text_input", "placeholder": _plain("How many must sign", 150)},
-            hint="No name is shown to anyone until this many people who do not organize "
-                 "the letter have signed."))
+    blocks += _letter_fields(visibility, editing=False)
     return _modal(NEW_CALLBACK, "Start a letter", blocks, submit="Start", close="Cancel",
                   metadata={"channel": channel})
 
 
+EDIT_INTRO = ("Fill in only what you want to change: empty fields stay as they are. Once "
+              "someone has signed, a new title or link makes a new version, which its "
+              "signers confirm by signing again. To change a sealed letter's threshold, pick "
+              "Sealed.")
+
+
+def edit_letter(letter: int, channel: str | None, visibility: str | None = None) -> View:
+    """The "Edit" modal of letter ``letter``: every field optional and empty (the adapter
+    keeps no letter's data), so that what is filled in is what changes."""
+    blocks = [_section(EDIT_INTRO), _input(TITLE, "New title", {
+        "type": "plain_text_input", "max_length": MAX_TITLE}, optional=True)]
+    blocks += _letter_fields(visibility, editing=True)
+    return _modal(EDIT_CALLBACK, f"Edit L{letter}", blocks, submit="Save", close="Cancel",
+                  metadata={"letter": letter, "channel": channel})
+
+
+def rebuilt(view: Payload, visibility: str) -> View | None:
+    """The "Start a letter" or "Edit" modal ``view`` once ``visibility`` is picked (the
+    threshold shows for sealed), or None for another view."""
+    meta = metadata(view)
+    channel = meta.get("channel") if isinstance(meta.get("channel"), str) else None
+    callback, letter = view.get("callback_id"), meta.get("letter")
+    if callback == NEW_CALLBACK:
+        return new_letter(channel, visibility)
+    if callback == EDIT_CALLBACK and isinstance(letter, int):
+        return edit_letter(letter, channel, visibility)
+    return None
+
+
 @dataclass(frozen=True)
-class NewLetterForm:
-    """What a "Start a letter" submission says."""
+class LetterForm:
+    """What a "Start a letter" or "Edit" submission says (empty: not given)."""
 
     channel: str | None
     title: str
     link: str
     date: str | None
     time: str | None
-    visibility: str
+    visibility: str | None
     threshold: str
     fields: frozenset[str]  # the block ids the submitted view has
+    no_deadline: bool = False
 
 
 def metadata(view: Payload) -> dict[str, Any]:
@@ -188,22 +239,24 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def read_new_letter(view: Payload) -> NewLetterForm:
+def read_form(view: Payload) -> LetterForm:
     blocks = view.get("blocks")
     fields = frozenset(str(b.get("block_id")) for b in (blocks if isinstance(blocks, list) else ())
                        if isinstance(b, Mapping) and b.get("type") == "input")
     chosen = tr.map_of(_state(view, VISIBILITY).get("selected_option")).get("value")
     channel = _text(_state(view, CHANNEL).get("selected_conversation")) or _text(
         metadata(view).get("channel"))
-    return NewLetterForm(
+    removed = _state(view, NO_DEADLINE).get("selected_options")
+    return LetterForm(
         channel=channel or None,
         title=_text(_state(view, TITLE).get("value")),
         link=_text(_state(view, LINK).get("value")).strip(),
         date=_text(_state(view, DATE).get("selected_date")) or None,
         time=_text(_state(view, TIME).get("selected_time")) or None,
-        visibility=_text(chosen) or "count",
+        visibility=_text(chosen) or None,
         threshold=_text(_state(view, THRESHOLD).get("value")).strip(),
         fields=fields,
+        no_deadline=isinstance(removed, list) and bool(removed),
     )
 
 
@@ -227,32 +280,54 @@ def quoted(text: str) -> str:
     return '"' + text.replace('"', "″").replace("”", "″") + '"'
 
 
-def form_problem(form: NewLetterForm) -> tuple[str, str] | None:
+def form_problem(form: LetterForm) -> tuple[str, str] | None:
     """What the adapter refuses itself, before the core: (field, problem)."""
-    if form.channel is None:
+    if form.channel is None and CHANNEL in form.fields:
         return CHANNEL, "Choose a channel to announce the letter in."
     if form.time and not form.date:
         return DATE, "Choose a day for the deadline too, or clear its time."
+    if form.date and form.no_deadline:
+        return DATE, "Choose a day for the deadline, or remove it: not both."
     return None
 
 
-def new_command(form: NewLetterForm) -> str:
-    """The submission as the ``new`` line a person would type: every value quoted, so the
-    core reads it as typed and refuses it with the command's own words."""
-    parts = ["new", quoted(form.title)]
+def _field_words(form: LetterForm) -> list[str]:
+    """The fields after the title, as the command line's words, every value quoted."""
+    parts: list[str] = []
     if form.link:
         parts += ["link", quoted(form.link)]
     if form.date:
         parts += ["deadline", quoted(f"{form.date} {form.time or '09:00'}")]
-    parts += ["visibility", form.visibility]
+    elif form.no_deadline:
+        parts += ["deadline", "none"]
+    if form.visibility:
+        parts += ["visibility", form.visibility]
     if form.threshold:
         parts += ["threshold", quoted(form.threshold)]
-    return " ".join(parts)
+    return parts
+
+
+def new_command(form: LetterForm) -> str:
+    """The submission as the ``new`` line a person would type: every value quoted, so the
+    core reads it as typed and refuses it with the command's own words."""
+    return " ".join(["new", quoted(form.title),
+                     *_field_words(replace(form, visibility=form.visibility or "count"))])
+
+
+def edit_command(letter: int, form: LetterForm) -> str:
+    """An "Edit" submission as the ``edit`` line: only the fields filled in (none: the
+    core says what to do)."""
+    title = ["title", quoted(form.title)] if form.title.strip() else []
+    return " ".join([f"edit L{letter}", *title, *_field_words(form)])
 
 
 # A refusal's words -> the field it concerns, first match wins; quoted user text is
-# left out of the match ('https://threshold.example' is about the link).
+# left out of the match ('https://threshold.example' is about the link). A refusal about
+# the letter rather than a field (not an organizer, closed) goes on the title, the first.
 _FIELDS: tuple[tuple[str, str], ...] = (
+    ("only the organizers", TITLE),
+    ("is closed", TITLE),
+    ("say what to change", TITLE),
     ("threshold", THRESHOLD),
     ("visibility", VISIBILITY),
     ("link", LINK),
@@ -264,9 +339,9 @@ _FIELDS: tuple[tuple[str, str], ...] = (
 _QUOTED = re.compile(r"'[^']*'")
 
 
-def field_of(problem: str, form: NewLetterForm) -> str:
-    """The field a refusal of the ``new`` line concerns, among those the view has; a time
-    that cannot be used is the deadline's; anything else the title's."""
+def field_of(problem: str, form: LetterForm) -> str:
+    """The field a refusal of the ``new`` or ``edit`` line concerns, among those the view
+    has; a time that cannot be used is the deadline's; anything else the title's."""
     words = _QUOTED.sub("", problem).lower()
     found = next((field for key, field in _FIELDS if key in words), None)
     if found is None:
@@ -301,6 +376,16 @@ def answer(title: str, blocks: Sequence[dict[str, Any]]) -> View:
     return _modal(ANSWER_CALLBACK, title, shown)
 
 
+def preparing(title: str, *, late: bool = False) -> View:
+    """The modal of an answer that takes longer than Slack waits to open one: it is being
+    prepared (``late``: it did not come in time)."""
+    return answer(title, [_section(
+        "This took too long. Try again later; the answer may also come as a message only "
+        "you can see." if late else
+        "Preparing the answer: a long one takes a while (a signature block asks Slack for "
+        "each signer's display name). Keep this window open: it shows here when ready.")])
+
+
 def not_member(bot_name: str, command: str) -> str:
     """The answer to a command that would post where the bot is not a member."""
     return (
@@ -333,7 +418,8 @@ def _held_line(h: Held) -> str:
 
 def _organized(h: Held) -> list[dict[str, Any]]:
     buttons = [_button("undersign_home_signers", "Signers", str(h.letter_id)),
-               _button("undersign_home_export", "Export", str(h.letter_id))]
+               _button("undersign_home_export", "Export", str(h.letter_id)),
+               _button("undersign_home_final", "Final block", str(h.letter_id))]
     if h.is_open:
         buttons.append(_button(HOME_CLOSE, "Close", str(h.letter_id), "danger"))
     return [_section(_held_line(h)),

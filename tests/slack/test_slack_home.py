@@ -57,7 +57,8 @@ async def test_the_home_tab_shows_each_person_only_what_is_theirs(
     assert "Letters you organize" in organizer and "Count letter" in organizer
     assert "2 signatures" in organizer  # organizers see the live count of a count letter
     assert _buttons(fake.homes[ORGANIZER], letter) == [
-        "undersign_home_signers", "undersign_home_export", "undersign_home_close"]
+        "undersign_home_signers", "undersign_home_export", "undersign_home_final",
+        "undersign_home_close"]
 
     signer = slack.home(SIGNER)
     assert "Count letter" in signer and "fewer than 3 signatures" in signer

@@ -107,7 +107,7 @@ async def test_a_bad_submission_comes_back_as_a_field_error_with_the_commands_wo
     sealed_view = values.get("threshold") is not None
     view = dict(opened.response["view"])
     if sealed_view:  # the threshold field shows once sealed was picked (then maybe unpicked)
-        await slack.choose(ORGANIZER, view, "undersign_visibility", "sealed")
+        await slack.choose(ORGANIZER, view, "visibility", "sealed")
         view = fake.views[view["id"]]
     title = values.pop("title", "A letter")
     answer = await slack.submit(ORGANIZER, view, _values(title, **values))
@@ -122,10 +122,10 @@ async def test_the_threshold_field_shows_only_for_a_sealed_letter(
     slack: Slack, fake: FakeSlack
 ) -> None:
     view = await _open_modal(slack)
-    await slack.choose(ORGANIZER, view, "undersign_visibility", "sealed")
+    await slack.choose(ORGANIZER, view, "visibility", "sealed")
     updated = fake.views[view["id"]]
     assert "threshold" in [b.get("block_id") for b in updated["blocks"]]
-    await slack.choose(ORGANIZER, updated, "undersign_visibility", "count")
+    await slack.choose(ORGANIZER, updated, "visibility", "count")
     assert "threshold" not in [b.get("block_id") for b in fake.views[view["id"]]["blocks"]]
 
 
@@ -133,7 +133,7 @@ async def test_a_sealed_letter_started_in_the_modal_keeps_its_threshold(
     slack: Slack, fake: FakeSlack
 ) -> None:
     view = await _open_modal(slack)
-    await slack.choose(ORGANIZER, view, "undersign_visibility", "sealed")
+    await slack.choose(ORGANIZER, view, "visibility", "sealed")
     answer = await slack.submit(ORGANIZER, fake.views[view["id"]],
                                 _values('She said "no" — it\'s “final”', visibility="sealed",
                                         threshold="5"))

@@ -51,7 +51,8 @@ async def test_an_announcement_has_sign_and_withdraw_buttons_and_returns_its_ts(
     buttons = {b["action_id"]: b["value"] for b in actions["elements"] if b["type"] == "button"}
     assert buttons == {"undersign_sign": "3", "undersign_withdraw": "3"}
     [menu] = [b for b in actions["elements"] if b["type"] == "overflow"]
-    assert [o["value"] for o in menu["options"]] == ["privacy:3", "close:3"]
+    assert [o["value"] for o in menu["options"]] == [
+        "privacy:3", "edit:3", "final:3", "close:3"]
 
 
 async def test_a_plain_post_has_no_buttons(http_adapter: SlackAdapter, fake: FakeSlack) -> None:

@@ -104,6 +104,7 @@ class FakeSlack:
         self.limits: dict[str, Bucket] = {}
         self.force_429: dict[str, int] = {}
         self.fail: dict[str, str] = {}  # method -> Slack error code to answer with
+        self.delays: dict[str, float] = {}  # method -> seconds it takes to answer
         self.responses: list[Response] = []  # what was posted to response URLs
         self.response_status = 200  # the HTTP status response URLs answer with
         self.rate_limited: list[str] = []
@@ -215,6 +216,7 @@ class FakeSlack:
             )
         if method == "apps.connections.open":
             return web.json_response({"ok": True, "url": f"ws://127.0.0.1:{self.port}/link"})
+        await asyncio.sleep(self.delays.get(method, 0.0))
         call = Call(method, params)
         self.calls.append(call)
         handler = self._handlers.get(method)

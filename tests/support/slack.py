@@ -316,15 +316,18 @@ class Slack:
         await self.adapter.drain()
         return json.loads(answer) if answer else {}
 
-    async def choose(self, user: str, view: Mapping[str, Any], action_id: str,
+    async def choose(self, user: str, view: Mapping[str, Any], block_id: str,
                      value: str) -> list[Call]:
-        """Pick ``value`` in a modal's radio buttons that dispatch their action."""
+        """Pick ``value`` in a modal's radio buttons (block ``block_id``) that dispatch
+        their action: as Slack sends it, with the element's own action id."""
+        [block] = [b for b in view["blocks"] if b.get("block_id") == block_id]
+        action_id = block["element"]["action_id"]
         body = button_payload(action_id, value, user=user)
         del body["channel"], body["message"]
         body["container"] = {"type": "view", "view_id": view["id"]}
         body["view"] = dict(view)
         body["actions"][0] = {"type": "radio_buttons", "action_id": action_id,
-                              "block_id": action_id, "action_ts": "1700000000.1",
+                              "block_id": block_id, "action_ts": "1700000000.1",
                               "selected_option": {"value": value}}
         body["trigger_id"] = self.trigger()
         return await self._send(form_payload(body), FORM)
