@@ -47,6 +47,6 @@ async def refresh_counts(ctx: Context, _: int | None) -> None:
     the last refresh get their rows rewritten in index order."""
     if await ctx.tx.reorder_signatures():
         ctx.erased = True  # fold the WAL: its frames hold the rows as first written
-    for letter, live in await ctx.tx.stale_public_counts():
-        await ctx.tx.set_shown_count(letter.id, live)
+    for letter in await ctx.tx.stale_public_counts():
+        await ctx.tx.show_figures(letter.id)
         await update_announcements(ctx, letter, before=letter)

@@ -15,6 +15,7 @@ from bot.syntax import Token, UsageError, shorten
 from commands import fields, render
 from commands.announcements import announcement, update_announcements
 from commands.parser import no_more, split_options
+from commands.render import SHOWN_BEFORE
 
 router = Router()
 
@@ -70,7 +71,8 @@ async def status(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     # they may see; below a sealed letter's threshold, the batched count everyone sees.
     exact = letter.is_public or (
         await ctx.organizes_letter(letter.id) and not await ctx.sealed_shut(letter))
-    count = render.exact_count(live) if exact else render.public_count(letter, None)
+    count = (render.exact_count(live) + render.waiting_pledges(letter) if exact
+             else render.public_count(letter, None))
     body = render.status(letter, ctx.config, ctx.tz, count)
     sensitive = False
     if letter.is_public:
@@ -84,6 +86,12 @@ async def status(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
             body.append(("\n" if not named else " ") + render.others(len(current) - len(named)))
         sensitive = bool(current)
     mine = await ctx.tx.signature_of(letter.id, ctx.user)
+    if mine is not None and mine.is_pledge and mine.current(letter):
+        body.append(f"\nYou pledged to sign once {mine.condition:,} people, you included, are "
+                    "counted. " + ("It counts." if mine.counted else
+                                   "It does not count yet: nobody sees your name."
+                                   + (f" {SHOWN_BEFORE}" if mine.told else "")))
+        sensitive = True
     if mine is not None and not mine.current(letter):
         body.append(f"\nYou signed version {mine.version}, which no longer counts: "
                     f"sign {letter.ref} confirms version {letter.version}.")
@@ -223,6 +231,7 @@ async def finish(ctx: Context, letter: Letter) -> None:
     a sealed letter below its threshold is destroyed unseen and only its count is told.
     Its reviews and reminders are cancelled."""
     shut = await ctx.sealed_shut(letter)
+    unmet = await ctx.tx.destroy_waiting(letter.id)  # pledges that never counted: unseen
     found = await ctx.tx.signatures(letter.id)
     counted = sum(1 for s in found if s.current(letter))
     await ctx.tx.close_letter(letter.id, ctx.now)
@@ -244,6 +253,10 @@ async def finish(ctx: Context, letter: Letter) -> None:
                   f"\n\nIt will be purged {days} days from now."]
     else:
         report = [f"{letter.ref} ", Said(letter.title), " closed with no signatures."]
+    if unmet:
+        ctx.erased = True
+        report.append(f"\n{unmet} pledge{' was' if unmet == 1 else 's were'} still waiting "
+                      "for their condition: destroyed unseen, not counted.")
     if cancelled:
         report.append(f"\nIts {cancelled} scheduled review(s) and reminder(s) were cancelled.")
     await _report_closed(ctx, letter, report, counted, named=bool(found) and not shut,
