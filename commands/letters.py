@@ -19,12 +19,13 @@ from commands.render import SHOWN_BEFORE
 
 router = Router()
 
-NEW_OPTIONS = {"link", "deadline", "visibility", "threshold"}
+NEW_OPTIONS = {"link", "deadline", "visibility", "threshold", "only"}
 
 
 @router.command(
     "new",
-    'new "TITLE" [link URL] [deadline WHEN] [visibility public|count|sealed] [threshold N]',
+    'new "TITLE" [link URL] [deadline WHEN] [visibility public|count|sealed] [threshold N]'
+    " [only SERVER[,SERVER]]",
     "start a letter and announce it here",
     order=10, limit="new",
     not_in_direct="A letter is not started in a direct room: it is announced where it is "
@@ -42,13 +43,14 @@ async def new(ctx: RoomContext, args: list[Token]) -> None:
     visibility = (fields.visibility(options["visibility"]) if "visibility" in options
                   else Visibility.COUNT)
     threshold = fields.threshold(options, visibility)
+    only = fields.only(options["only"]) if "only" in options else ()
     cap = ctx.config.bot.max_open_letters_per_room
     if len(await ctx.tx.open_letters_in(ctx.room.unthreaded())) >= cap:
         raise UsageError(f"This room already has {cap} open letters, the most allowed; "
                          "close one first.")
     letter = await ctx.tx.create_letter(
         title=title, link=link, deadline=deadline, visibility=visibility,
-        threshold=threshold, now=ctx.now,
+        threshold=threshold, now=ctx.now, only=only,
     )
     await ctx.tx.add_organizer(letter.id, ctx.user)
     await ctx.tx.add_announcement(letter.id, ctx.room.unthreaded())

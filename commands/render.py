@@ -32,6 +32,12 @@ def when(moment: datetime, tz: str) -> str:
     return local.strftime("%a %Y-%m-%d %H:%M ") + tz
 
 
+def who_may_sign(letter: Letter) -> str:
+    """A letter's ``only``, in words (server names and team ids are not user text: they
+    were checked to be one)."""
+    return "people of " + ", ".join(letter.only) if letter.only else "anyone here"
+
+
 def visibility(letter: Letter) -> str:
     return VISIBILITY[letter.visibility].format(n=letter.threshold)
 
@@ -85,6 +91,8 @@ def announcement(letter: Letter, config: Config, words: PlatformWords, live: int
     if letter.deadline:
         body.append(f"Deadline: {when(letter.deadline, config.bot.timezone)}\n")
     body.append(f"Visibility: {visibility(letter)}\n")
+    if letter.only:
+        body.append(f"Who may sign: {who_may_sign(letter)}\n")
     if letter.is_open:
         body.append(f"So far: {public_count(letter, live)}\n")
         body.append(how_to_sign(letter, words, config.bot.sign_emoji))
@@ -103,6 +111,8 @@ def status(letter: Letter, config: Config, tz: str, count: str) -> list[Segment]
     if letter.deadline:
         body.append(f"Deadline: {when(letter.deadline, tz)}\n")
     body.append(f"Visibility: {visibility(letter)}\n")
+    if letter.only:
+        body.append(f"Who may sign: {who_may_sign(letter)}\n")
     body.append(f"Count: {count}")
     return body
 

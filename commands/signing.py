@@ -137,7 +137,23 @@ async def sign(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     condition, rest = parse_condition(args)
     listing = parse_listing(rest)
     _refuse_if_closed(ctx, letter)
+    problem = not_a_signer(ctx, letter)
+    if problem is not None:
+        raise UsageError(problem)
     await _sign(ctx, letter, listing=listing, condition=condition)
+
+
+def not_a_signer(ctx: RoomContext, letter: Letter) -> str | None:
+    """Why the caller may not sign this letter (the platform's config, or the letter's
+    ``only``), or None. Decided on what the adapter found (``Standing``), with no I/O;
+    a refusal stores nothing about them."""
+    standing = ctx.standing
+    if standing is not None and not standing.may_sign:
+        return ctx.words().not_a_signer + " Nothing about you was stored."
+    if not letter.may_sign(standing.home if standing is not None else None):
+        return (f"{letter.ref} may be signed only by {render.who_may_sign(letter)}, and I "
+                "cannot count you among them. Nothing about you was stored.")
+    return None
 
 
 def _pledge_said(condition: int) -> str:
@@ -287,6 +303,10 @@ async def react(ctx: RoomContext, reaction: Reaction) -> None:
             ctx.tell(f"{letter.ref} is closed; your reaction was not counted.")
         return
     if reaction.added:
+        problem = not_a_signer(ctx, letter)
+        if problem is not None:
+            ctx.tell(f"Your reaction was not counted. {problem}")
+            return
         await _sign(ctx, letter, reaction.reaction_ref, by_reaction=True)
     elif await ctx.tx.signed_by_reaction(letter.id, ctx.user):
         await _withdraw(ctx, letter, quiet=True)
