@@ -255,7 +255,11 @@ async def _m7_pledges(db: aiosqlite.Connection, _: Sealer) -> None:
     statement that changes a signature, and the largest condition of a counted pledge,
     sealed (``pledge_max``), so that a withdrawal knows at once whether anyone else's
     pledge may lose its support. ``shown_pledged`` and ``shown_waiting`` are the public
-    figures as the count refresh last showed them. ``only`` narrows who may sign."""
+    figures as the count refresh last showed them. ``reach`` is a lower bound of
+    min(condition - rank) over the waiting pledges in ascending order: while it exceeds
+    the counted set's size, no waiting pledge can join it, and a signature needs no
+    look at them (kept by the triggers as a bound, made exact by ``Tx.settle``). ``only``
+    narrows who may sign."""
     await _script(
         db,
         """
@@ -266,6 +270,7 @@ async def _m7_pledges(db: aiosqlite.Connection, _: Sealer) -> None:
         ALTER TABLE letters ADD COLUMN pledge_max BLOB;
         ALTER TABLE letters ADD COLUMN shown_pledged INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE letters ADD COLUMN shown_waiting INTEGER;
+        ALTER TABLE letters ADD COLUMN reach INTEGER;
         ALTER TABLE letters ADD COLUMN only TEXT;
         UPDATE letters SET counted = (SELECT COUNT(*) FROM signatures s
             WHERE s.letter_id = letters.id AND s.version = letters.version);
@@ -283,7 +288,10 @@ async def _m7_pledges(db: aiosqlite.Connection, _: Sealer) -> None:
         "  pledged = pledged + (version = NEW.version AND NEW.waiting IS NOT NULL),"
         "  waiting_min = CASE WHEN version = NEW.version AND NEW.waiting IS NOT NULL"
         "   AND (waiting_min IS NULL OR NEW.waiting < waiting_min) THEN NEW.waiting"
-        "   ELSE waiting_min END"
+        "   ELSE waiting_min END,"
+        "  reach = CASE WHEN version != NEW.version OR NEW.waiting IS NULL THEN reach"
+        "   WHEN pledged = 0 THEN NEW.waiting - 1"
+        "   ELSE MIN(reach - 1, NEW.waiting - pledged - 1) END"
         " WHERE id = NEW.letter_id; END"
     )
     await db.execute(
@@ -302,7 +310,9 @@ async def _m7_pledges(db: aiosqlite.Connection, _: Sealer) -> None:
         "  pledged = pledged - (OLD.waiting IS NOT NULL)"
         " WHERE id = OLD.letter_id AND version = OLD.version;"
         " UPDATE letters SET counted = counted + (NEW.waiting IS NULL),"
-        "  pledged = pledged + (NEW.waiting IS NOT NULL)"
+        "  pledged = pledged + (NEW.waiting IS NOT NULL),"
+        "  reach = CASE WHEN NEW.waiting IS NULL THEN reach WHEN pledged = 0"
+        "   THEN NEW.waiting - 1 ELSE MIN(reach - 1, NEW.waiting - pledged - 1) END"
         " WHERE id = NEW.letter_id AND version = NEW.version;"
         " UPDATE letters SET waiting_min = (SELECT MIN(waiting) FROM signatures"
         "  WHERE letter_id = NEW.letter_id AND version = letters.version"

@@ -80,6 +80,8 @@ class Letter:
     counted: int = 0  # the counted set's size (signatures and pledges that count), live
     pledged: int = 0  # pledges of the current version waiting, live
     waiting_min: int | None = None  # the smallest condition among them
+    reach: int | None = None  # no waiting pledge can join while this exceeds ``counted``
+    pledge_max: bytes | None = None  # sealed: the largest condition of a counted pledge
     shown_pledged: int = 0  # the waiting pledges as the count refresh last showed them
     shown_waiting: int | None = None
     only: tuple[str, ...] = ()  # who may sign: Slack team ids, Matrix servers; () anyone
@@ -133,10 +135,23 @@ class Letter:
             counted=row["counted"],
             pledged=row["pledged"],
             waiting_min=row["waiting_min"],
+            reach=row["reach"],
+            pledge_max=row["pledge_max"],
             shown_pledged=row["shown_pledged"],
             shown_waiting=row["shown_waiting"],
             only=tuple(row["only"].split(",")) if row["only"] else (),
         )
+
+    def joins_possible(self, size: int, condition: int = 1) -> bool:
+        """Whether, once a new signature with ``condition`` is added (counted when plain,
+        waiting otherwise), a waiting pledge might join a counted set of ``size`` (the
+        ``reach`` bound as the triggers will have lowered it)."""
+        if condition == 1:
+            return bool(self.pledged) and (self.reach is None or self.reach <= size)
+        size -= 1  # a pledge is written as waiting
+        if not self.pledged or self.reach is None:
+            return condition - 1 <= size
+        return min(self.reach - 1, condition - self.pledged - 1) <= size
 
     def may_sign(self, home: str | None) -> bool:
         """Whether someone from ``home`` (a Slack team, a Matrix server) may sign it."""

@@ -302,6 +302,14 @@ class PeopleQueries(Queries):
              letter_id, index))
         return told
 
+    async def raise_pledge_max(self, letter_id: int, sealed: bytes | None,
+                               condition: int) -> None:
+        """A pledge joins the counted set directly: keep ``pledge_max`` a bound of it."""
+        bound = _letter_bound(letter_id)
+        if sealed is None or int(self.sealer.open(sealed, bound)) < condition:
+            await self._run("UPDATE letters SET pledge_max = ? WHERE id = ?",
+                            (self.sealer.seal(str(condition), bound), letter_id))
+
     async def settle(self, letter_id: int) -> list[Signature]:
         """Recompute the letter's counted set after a change, in the same transaction:
         the largest set of its current version's signatures in which every condition is
@@ -309,11 +317,11 @@ class PeopleQueries(Queries):
 
         The cached counts (triggers) make the usual case free: the counted set still
         supports itself when no counted pledge's condition exceeds its size (the sealed
-        ``pledge_max`` bounds them), and no waiting pledge can join when the smallest
-        waiting condition exceeds the size with every waiting pledge added. Otherwise a
-        withdrawal opens the counted rows (their conditions are sealed), and joins are
-        found in SQL over the waiting rows' conditions."""
-        row = await self._one("SELECT counted, pledged, waiting_min, pledge_max, version"
+        ``pledge_max`` bounds them), and no waiting pledge can join while ``reach``
+        exceeds it. Otherwise a withdrawal opens the counted rows (their conditions are
+        sealed), and joins are found in SQL over the waiting rows' conditions, which
+        also makes ``reach`` exact again."""
+        row = await self._one("SELECT counted, pledged, reach, pledge_max, version"
                               " FROM letters WHERE id = ?", (letter_id,))
         if row is None:
             return []
@@ -323,27 +331,37 @@ class PeopleQueries(Queries):
         before = most
         if most > row["counted"]:
             most = await self._shrink(letter_id, version, int(row["counted"]))
-            row = await self._one("SELECT counted, pledged, waiting_min FROM letters"
+            row = await self._one("SELECT counted, pledged, reach FROM letters"
                                   " WHERE id = ?", (letter_id,))
             assert row is not None
         joined: list[Signature] = []
-        size, waiting, smallest = int(row["counted"]), int(row["pledged"]), row["waiting_min"]
-        if waiting and smallest is not None and smallest <= size + waiting:
+        size, waiting = int(row["counted"]), int(row["pledged"])
+        if waiting and (row["reach"] is None or row["reach"] <= size):
+            # Waiting pledges above ``limit`` are bounded, not read: condition - rank
+            # >= limit + 1 - waiting for them.
+            limit = size + 2 * waiting + 1024
             found = await self._one(
-                "SELECT rn, waiting FROM (SELECT waiting, ROW_NUMBER() OVER (ORDER BY waiting)"
-                " AS rn FROM signatures WHERE letter_id = ? AND version = ?"
-                " AND waiting IS NOT NULL AND waiting <= ?) WHERE waiting <= ? + rn"
-                " ORDER BY rn DESC LIMIT 1",
-                (letter_id, version, size + waiting, size),
-            )
-            if found is not None:
+                "WITH w AS (SELECT waiting, ROW_NUMBER() OVER (ORDER BY waiting) AS rn"
+                "  FROM signatures WHERE letter_id = ? AND version = ?"
+                "  AND waiting IS NOT NULL AND waiting <= ?),"
+                " j AS (SELECT COALESCE(MAX(rn), 0) AS n FROM w WHERE waiting <= ? + rn)"
+                " SELECT j.n AS n, (SELECT MAX(waiting) FROM w WHERE rn <= j.n) AS last,"
+                " (SELECT MIN(waiting - rn) FROM w WHERE rn > j.n) + j.n AS reach FROM j",
+                (letter_id, version, limit, size))
+            assert found is not None
+            n = int(found["n"])
+            reach = limit + 1 - (waiting - n)
+            if found["reach"] is not None:
+                reach = min(reach, int(found["reach"]))
+            if n:
                 rows = await self._all(
                     "UPDATE signatures SET waiting = NULL WHERE letter_id = ? AND version = ?"
                     " AND waiting IS NOT NULL AND waiting <= ?"
                     " RETURNING letter_id, who_index, who_sealed, version",
-                    (letter_id, version, size + int(found["rn"])))
+                    (letter_id, version, int(found["last"])))
                 joined = [self._signature(r) for r in rows]
-                most = max(most, int(found["waiting"]))
+                most = max(most, int(found["last"]))
+            await self._run("UPDATE letters SET reach = ? WHERE id = ?", (reach, letter_id))
         if most != before:
             await self._run("UPDATE letters SET pledge_max = ? WHERE id = ?",
                             (self.sealer.seal(str(most), bound) if most else None, letter_id))

@@ -188,26 +188,30 @@ async def _sign(ctx: RoomContext, letter: Letter, reaction_ref: str | None = Non
         return
     stays = (before is not None and before.current(letter) and before.counted
              and wanted <= before.condition)
+    # A new pledge whose condition the counted set with it already meets joins it at
+    # once (it supports itself), told so in this answer.
+    at_once = before is None and 1 < wanted <= letter.counted + 1
     signature = Signature(ctx.user, before.signed_at if before and before.current(letter)
                           else ctx.now, chosen.line, chosen.anonymous, letter.version,
-                          wanted, bool(before and before.told), wanted == 1 or stays)
+                          wanted, bool(before and before.told) or at_once,
+                          wanted == 1 or stays or at_once)
     if before is None:
         await ctx.tx.add_signature(letter.id, signature, reaction_ref=reaction_ref,
                                    by_reaction=by_reaction)
+        if at_once:
+            await ctx.tx.raise_pledge_max(letter.id, letter.pledge_max, wanted)
         did = "You signed"
     else:
         await ctx.tx.replace_signature(letter.id, signature)
         did = (f"You confirmed version {letter.version} of" if not before.current(letter)
                else "Done: you signed")
     joined: list[Signature] = []
-    size, waiting, smallest = letter.counted + 1, letter.pledged, letter.waiting_min
-    if (before is not None or signature.is_pledge
-            or (waiting and smallest is not None and smallest <= size + waiting)):
+    if before is not None or letter.joins_possible(letter.counted + 1,
+                                                   1 if signature.counted else wanted):
         joined = await ctx.tx.settle(letter.id)
     counts_now = signature.counted or any(s.user == ctx.user for s in joined)
     fresh = await ctx.tx.letter(letter.id) if joined or before is not None else None
     counted = fresh.counted if fresh is not None else letter.counted + signature.counted
-    await tell_counting(ctx, letter, [s for s in joined if s.user != ctx.user], counted)
     if signature.is_pledge and counts_now and not signature.told:
         await ctx.tx.mark_told(letter.id, replace(signature, counted=True))
     extra = ""
@@ -230,6 +234,7 @@ async def _sign(ctx: RoomContext, letter: Letter, reaction_ref: str | None = Non
             f"{'You' if before is None else 'Done: you'} {_pledge_said(wanted)} on {letter.ref} ")
     ctx.tell(what, Said(letter.title), ", ", *chosen.said(), "." + extra,
              f" To withdraw: unsign {letter.ref}.", sensitive=True)
+    await tell_counting(ctx, letter, [s for s in joined if s.user != ctx.user], counted)
     if letter.is_public and counted != letter.counted:
         await update_announcements(ctx, letter)
 
