@@ -106,7 +106,8 @@ class Tx(PeopleQueries):
     async def close_letter(self, letter_id: int, now: datetime) -> None:
         self.timers_changed = True
         await self._run(
-            "UPDATE letters SET state = 'closed', closed_at = ? WHERE id = ?",
+            "UPDATE letters SET state = 'closed', closed_at = ?, shown_pledged = 0,"
+            " shown_waiting = NULL WHERE id = ?",
             (utc_iso(now), letter_id),
         )
 

@@ -21,7 +21,16 @@ from bot.events import Private, plain
 from bot.migrations import MIGRATIONS
 from bot.seal import Sealer, binding, new_key
 from bot.store import Store
-from tests.support.bot import Bot, Clock, RecordingAdapter, in_rooms, later, privately
+from tests.support.bot import (
+    TEST_KEY,
+    Bot,
+    Clock,
+    RecordingAdapter,
+    in_rooms,
+    later,
+    privately,
+)
+from tests.support.processes import run_console
 from tests.support.storage import database_at, db_bytes, table_rows
 
 
@@ -180,6 +189,7 @@ async def test_close_with_pledges_waiting_destroys_them_unseen(bot: Bot) -> None
     await bot.say("ann", f"sign {letter}")
     await bot.say("ben", f"sign {letter} if 5")
     await bot.say("cat", f"sign {letter} if 9")
+    await bot.app.core.refresh_counts()  # the announcement shows the pledges waiting ...
     closed = await bot.say("olga", f"close {letter}")
     report = privately(closed, "olga")
     assert "2 pledges were still waiting" in report and "destroyed unseen" in report
@@ -187,6 +197,8 @@ async def test_close_with_pledges_waiting_destroys_them_unseen(bot: Bot) -> None
     assert not [r for r in closed if isinstance(r, Private) and r.user.id in ("ben", "cat")]
     rows = table_rows(bot.app.config.database_path, "signatures")
     assert len(rows) == 1 and rows[0]["waiting"] is None
+    [edit] = in_rooms(closed)
+    assert "pledged" not in plain(edit.body), "a closed letter has no pledge waiting"
 
 
 async def test_nothing_about_a_waiting_pledge_reaches_signers_export_final_reminders_or_logs(
@@ -305,3 +317,25 @@ async def test_a_schema_6_database_gains_pledges_in_place_and_its_counts_are_kep
     raw = sqlite3.connect(db)
     assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     raw.close()
+
+
+def test_on_the_console_pledges_cross_the_line_and_a_close_destroys_the_rest(
+        tmp_path: Path) -> None:
+    done = run_console(tmp_path, [
+        'olga> /undersign new "Pledged letter"',
+        "ann> /undersign sign L1 if 3",
+        "ben> /undersign sign L1 if 3",
+        "olga> /undersign signers L1",
+        "cat> /undersign sign L1 if 3",
+        "dan> /undersign sign L1 if 50",
+        "olga> /undersign signers L1",
+        "olga> /undersign close L1",
+    ], key=TEST_KEY)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "[to olga] Nobody has signed L1 yet." in out
+    assert "[to ann] Your pledge on L1 Pledged letter now counts: 3 have signed." in out
+    assert "[to cat] You pledged to sign once 3 people" in out and "Your pledge counts" in out
+    assert not [line for line in out.splitlines() if line.startswith("[to olga]")
+                and "dan" in line]
+    assert "1 pledge was still waiting for their condition: destroyed unseen" in out
