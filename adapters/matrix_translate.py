@@ -10,6 +10,7 @@ import html
 import logging
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any, Protocol
 
 from bot.config import MatrixConfig
@@ -23,6 +24,7 @@ from bot.events import (
     Room,
     Roster,
     Said,
+    Standing,
     Strong,
     User,
 )
@@ -209,10 +211,19 @@ def translate(adapter: Receiver, room_id: str, src: Any) -> Event | None:
             or sender == adapter.user_id):
         return None
     try:
-        return translator(adapter, room_id, dict(src), User("matrix", sender))
+        event = translator(adapter, room_id, dict(src), User("matrix", sender))
     except Exception as exc:
         log.warning("ignored a malformed event (%s)", type(exc).__name__)
         return None
+    if not isinstance(event, Command | Reaction):
+        return event
+    return replace(event, standing=standing(adapter.config, sender))
+
+
+def standing(config: MatrixConfig, user_id: str) -> Standing:
+    """Who may sign, from the user id alone: its server (``signer_servers``)."""
+    server = user_id.partition(":")[2].lower()
+    return Standing(server or None, bool(server) and config.may_sign(server))
 
 
 # --- what Matrix tells the commands about itself ----------------------------------------
@@ -234,6 +245,10 @@ def words(config: MatrixConfig) -> PlatformWords:
             "the bot and when."
         ),
         safest="Safest way to sign: {prefix} sign L<n> in a direct message with me.",
+        not_a_signer=(
+            "Only people on "
+            + ", ".join(config.signer_servers or [config.server_name]).replace("*", "any server")
+            + " may sign letters with this bot."),
         signers_caution=("Each signer gets a direct message: the platform's admins can see "
                          "whom the bot writes to, though not what on an encrypted Matrix room."),
     )

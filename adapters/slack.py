@@ -18,8 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import replace
 from typing import Any
 
 from aiohttp import web
@@ -44,6 +46,9 @@ from bot.observe import AdapterStats
 
 log = logging.getLogger("undersign.slack")
 ACK_TURNS = 2
+# How long users.info's facts about a person (zone, guest or member, team) are kept, in
+# memory only: a guest made a member, or a member made a guest, counts as such within it.
+PERSON_TTL = 3600.0
 # Bolt and the Socket Mode client log payloads in some messages: keep them quiet unless
 # someone asks for DEBUG on purpose.
 sdk_log = logging.getLogger("undersign.slack.sdk")
@@ -66,7 +71,7 @@ class SlackAdapter:
         signing_secret: str | None = None,
         limits: Mapping[str, Limit] = LIMITS,
         ping_interval: float = 10.0,
-        tz_cache_size: int = 10_000,
+        people_cache_size: int = 10_000,
     ) -> None:
         self.config = config
         self.bot = bot
@@ -79,8 +84,8 @@ class SlackAdapter:
         self.gate = WorkspaceGate(config, self.refuse)
         self.surfaces = Surfaces(self)
         self._ping_interval = ping_interval
-        self._tz_cache: OrderedDict[str, str | None] = OrderedDict()
-        self._tz_cache_size = tz_cache_size
+        self._people: OrderedDict[str, tuple[float, Mapping[str, Any]]] = OrderedDict()
+        self._people_size = people_cache_size
         self._tasks: set[asyncio.Task[None]] = set()
         self._handle: Handler | None = None
         self._app: AsyncApp | None = None
@@ -91,6 +96,7 @@ class SlackAdapter:
         self.http_port: int | None = None  # the bound port in HTTP mode (useful with port 0)
         self.bot_user_id: str | None = None
         self.bot_name = "undersign"  # the bot user's name, for /invite @NAME
+        self.team_id: str | None = None  # the bot's own workspace (auth.test)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -131,6 +137,7 @@ class SlackAdapter:
         auth = await client.auth_test()  # fails loudly on a bad token, before serving
         self.bot_user_id = auth.get("user_id")
         self.bot_name = str(auth.get("user") or self.bot_name)
+        self.team_id = auth.get("team_id")
         identity = AuthorizeResult.from_auth_test_response(
             bot_token=self._bot_token, auth_test_response=auth
         )
@@ -322,34 +329,58 @@ class SlackAdapter:
         if [w.lower() for w in words] == ["new"] and channel and not channel.startswith("D"):
             await self.surfaces.open_new_letter(body, channel)
             return
-        await self.dispatch(tr.slash_command(body, await self.timezone(user) if user else None))
+        await self.dispatch(await self._standing(tr.slash_command, body))
 
     async def _on_shortcut(self, body: dict[str, Any]) -> None:
         await self.surfaces.open_new_letter(body, None)
 
     async def _on_click(self, body: dict[str, Any]) -> None:
-        user = tr.user_of(body)
         self._remember_response_url(body)
-        await self.dispatch(tr.button_click(body, await self.timezone(user) if user else None))
+        await self.dispatch(await self._standing(tr.button_click, body))
+
+    async def _standing(self, translate: Callable[[tr.Payload, str | None], Command | None],
+                        body: dict[str, Any]) -> Command | None:
+        """A command with the caller's zone and standing, from one users.info."""
+        user = tr.user_of(body)
+        info = await self.person(user) if user else None
+        command = translate(body, (info or {}).get("tz") or None)
+        if command is None:
+            return None
+        return replace(command, standing=tr.standing(info, self.config, self.team_id))
 
     async def _on_reaction(self, body: dict[str, Any]) -> None:
-        await self.dispatch(tr.reaction(body, self.bot.sign_emoji))
+        reaction = tr.reaction(body, self.bot.sign_emoji)
+        if reaction is not None and reaction.added and reaction.emoji == self.bot.sign_emoji:
+            info = await self.person(reaction.user.id)
+            reaction = replace(reaction, standing=tr.standing(info, self.config, self.team_id))
+        await self.dispatch(reaction)
 
     def _remember_response_url(self, body: Mapping[str, Any]) -> None:
         self.response_urls.remember(body)
 
-    async def timezone(self, user: str) -> str | None:
-        """The user's IANA zone from users.info, cached in memory only (never stored)."""
-        if user in self._tz_cache:
-            self._tz_cache.move_to_end(user)
-            return self._tz_cache[user]
+    async def person(self, user: str) -> Mapping[str, Any] | None:
+        """users.info's ``user``: zone and membership facts (guest, bot, team), kept in
+        memory only, for at most ``PERSON_TTL`` seconds (never stored). None when Slack
+        does not answer (not kept: asked again next time)."""
+        now = time.monotonic()
+        hit = self._people.get(user)
+        if hit is not None and now - hit[0] < PERSON_TTL:
+            self._people.move_to_end(user)
+            return hit[1]
         result = await self.sender.safe("users.info", self.client.users_info, user=user)
-        tz = (result or {}).get("user", {}).get("tz") or None
-        if result is not None:
-            self._tz_cache[user] = tz
-            while len(self._tz_cache) > self._tz_cache_size:
-                self._tz_cache.popitem(last=False)
-        return tz
+        if result is None:
+            return None
+        found = result.get("user")
+        info: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+        self._people[user] = (now, info)
+        self._people.move_to_end(user)
+        while len(self._people) > self._people_size:
+            self._people.popitem(last=False)
+        return info
+
+    async def timezone(self, user: str) -> str | None:
+        """The user's IANA zone from users.info (``person``)."""
+        return ((await self.person(user)) or {}).get("tz") or None
 
     async def display_name(self, user: User) -> str | None:
         """The name Slack shows for ``user``, from users.info, asked each time a signature

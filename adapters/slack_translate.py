@@ -11,9 +11,21 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from bot.config import Config
+from bot.config import Config, SlackConfig
 from bot.emoji import emoji_key
-from bot.events import Command, Link, Person, Reaction, Rich, Room, Roster, Said, Strong, User
+from bot.events import (
+    Command,
+    Link,
+    Person,
+    Reaction,
+    Rich,
+    Room,
+    Roster,
+    Said,
+    Standing,
+    Strong,
+    User,
+)
 from bot.platform import PlatformWords
 
 PLATFORM = "slack"
@@ -393,6 +405,27 @@ def reaction(body: Payload, sign_emoji: str) -> Reaction | None:
     )
 
 
+def standing(user: Mapping[str, Any] | None, config: SlackConfig,
+             own_team: str | None) -> Standing:
+    """Who may sign, from a users.info ``user``: with ``signers = "members"``, a full
+    member (not a single- or multi-channel guest, not a bot, not a deactivated account,
+    not a Slack Connect stranger) of an allowed team — of the bot's own workspace when
+    ``allowed_teams`` is empty. ``home`` is their team, for a letter's ``only``. Without
+    an answer from Slack nobody is taken for a member."""
+    if not user:
+        return Standing(None, config.signers == "anyone")
+    team = _id(user.get("team_id"))
+    if config.signers == "anyone":
+        return Standing(team, True)
+    teams = config.allowed_teams or ([own_team] if own_team else [])
+    org = _id(map_of(user.get("enterprise_user")).get("enterprise_id"))
+    ours = team in teams or (org is not None and org in teams)
+    full = not any(user.get(flag) is True for flag in (
+        "is_restricted", "is_ultra_restricted", "is_bot", "is_app_user", "is_stranger",
+        "deleted")) and user.get("id") != "USLACKBOT"
+    return Standing(team, ours and full)
+
+
 # --- what Slack tells the commands about itself -----------------------------------------
 
 
@@ -413,4 +446,9 @@ def words(config: Config) -> PlatformWords:
             "owners on some plans can export direct messages."
         ),
         safest="Safest way to sign: the Sign button or {prefix} sign L<n>, never a reaction.",
+        not_a_signer=(
+            "Only full members of this workspace may sign letters with this bot: not guests, "
+            "bots or people of other organisations (Slack Connect). If you are a member, "
+            "Slack could not confirm it just now: try again in a minute."
+            if config.slack.signers == "members" else "Slack could not confirm who you are."),
     )

@@ -413,6 +413,8 @@ def _held_line(h: Held) -> str:
              f"{'Open' if h.is_open else 'Closed'} · {h.count}"
              + (f" · deadline {h.deadline}" if h.deadline else ""),
              f"_{tr.escape(h.visibility)}_"]
+    if h.pledge:
+        parts.append(tr.escape(h.pledge[0].upper() + h.pledge[1:]) + ".")
     return "\n".join(parts)
 
 
@@ -445,7 +447,7 @@ def home(held: Sequence[Held], command: str) -> View:
         ("Letters you organize", organized, _organized,
          f"None yet. Start one with `{command} new` in a channel, or the shortcut "
          "*Start a letter*."),
-        ("Letters you signed", signed, _signed, "None."),
+        ("Letters you signed or pledged", signed, _signed, "None."),
     ):
         blocks.append(_section(f"*{title}*"))
         shown = group[:room]

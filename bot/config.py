@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+# A Matrix server name (host or IP literal, optional port), or "*" for any.
+SERVER_NAME = r"^(\*|[A-Za-z0-9.\-]{1,255}(:\d{1,5})?|\[[0-9A-Fa-f:.]{2,45}\](:\d{1,5})?)$"
+
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -55,6 +58,9 @@ class SlackConfig(_Section):
     api_base_url: Annotated[str, Field(pattern=r"^https?://")] = "https://slack.com/api/"
     private_replies: Literal["ephemeral", "dm"] = "ephemeral"
     allowed_teams: list[str] = []
+    # Who may sign: full members of an allowed team (the bot's own when allowed_teams is
+    # empty): no guests, bots or Slack Connect people of other organisations; or anyone.
+    signers: Literal["members", "anyone"] = "members"
 
 
 class MatrixConfig(_Section):
@@ -69,6 +75,17 @@ class MatrixConfig(_Section):
     trust: Literal["cross-signed", "all"] = "cross-signed"
     allowed_rooms: list[str] = []
     allowed_users: list[str] = []
+    # The servers whose users may sign: empty for the bot's own server, ["*"] for any.
+    signer_servers: list[Annotated[str, Field(pattern=SERVER_NAME)]] = []
+
+    @property
+    def server_name(self) -> str:
+        return self.user_id.partition(":")[2].lower()
+
+    def may_sign(self, server: str) -> bool:
+        """Whether users of ``server`` may sign (``signer_servers``)."""
+        allowed = [s.lower() for s in self.signer_servers] or [self.server_name]
+        return "*" in allowed or server.lower() in allowed
 
 
 LISTEN = r"^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):\d{1,5}$"

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.config import Config
-from bot.events import Attachment, Post, Private, Reply, Rich, Room, Segment, User
+from bot.events import Attachment, Post, Private, Reply, Rich, Room, Segment, Standing, User
 from bot.model import Letter
 from bot.platform import PlatformWords, console_words
 from bot.registry import AnySpec
@@ -32,6 +32,7 @@ class Context:
     commands: Mapping[str, AnySpec] = field(default_factory=dict)  # for help
     seen_by_room: bool = False
     message_ref: str | None = None
+    standing: Standing | None = None  # what the platform says of who acted (never stored)
     letter: Letter | None = None  # the letter the command names, once resolved
     is_organizer: bool = False
     replies: list[Reply] = field(default_factory=list)

@@ -75,6 +75,7 @@ class Core:
         ctx = RoomContext(tx=tx, config=self.config, now=self.clock(), user=event.user,
                           room=event.room, tz=self.config.bot.timezone,
                           platforms=self.platforms, commands=self.registry.commands)
+        ctx.standing = event.standing
         if isinstance(event, Command):
             ctx.tz = event.tz or ctx.tz
             ctx.seen_by_room = event.seen_by_room

@@ -52,6 +52,18 @@ class Room:
 
 
 @dataclass(frozen=True)
+class Standing:
+    """What the platform says about whoever acted, found by the adapter (the core does no
+    I/O): ``home``, the organisation they belong to (a Slack team id, a Matrix server
+    name), which a letter's ``only`` is checked against; ``may_sign``, whether this
+    bot's config lets such a person sign at all (Slack ``signers``, Matrix
+    ``signer_servers``). Never stored."""
+
+    home: str | None
+    may_sign: bool = True
+
+
+@dataclass(frozen=True)
 class Command:
     """A command line typed by a user, prefix already removed (``sign L3``).
 
@@ -68,6 +80,7 @@ class Command:
     seen_by_room: bool = False
     tz: str | None = None
     message_ref: str | None = None  # the command message itself, so it can be redacted
+    standing: Standing | None = None  # None: the platform has no such notion (console)
 
 
 @dataclass(frozen=True)
@@ -87,6 +100,7 @@ class Reaction:
     emoji: str
     added: bool
     reaction_ref: str | None = None
+    standing: Standing | None = None
 
 
 DueKind: TypeAlias = Literal["refresh-counts", "schedule", "deadline"]
@@ -226,6 +240,7 @@ class Held:
     visibility: str
     organizes: bool
     signed: bool
+    pledge: str | None = None  # the viewer's own pledge on it, in words; None: a signature
 
     @property
     def ref(self) -> str:

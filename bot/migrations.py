@@ -239,3 +239,82 @@ async def _m6_versions(db: aiosqlite.Connection, _: Sealer) -> None:
         ALTER TABLE signatures ADD COLUMN version INTEGER NOT NULL DEFAULT 1
         """,
     )
+
+
+@migration(7, "conditional pledges: which signatures wait, each letter's counted set cached;"
+              " who may sign a letter")
+async def _m7_pledges(db: aiosqlite.Connection, _: Sealer) -> None:
+    """``sign L<n> if N``. A pledge's condition is sealed inside its signature, with the
+    identity. Only while a pledge waits (is not counted) does its row carry the condition
+    in the clear, in ``waiting``, so that the counted set can be recomputed in SQL; it is
+    emptied (NULL) the moment the pledge counts. A counted row says nothing in the clear
+    about whether it was a pledge.
+
+    Each letter caches its counted set's size (``counted``), its waiting pledges
+    (``pledged``) and their smallest condition (``waiting_min``), kept by triggers in the
+    statement that changes a signature, and the largest condition of a counted pledge,
+    sealed (``pledge_max``), so that a withdrawal knows at once whether anyone else's
+    pledge may lose its support. ``shown_pledged`` and ``shown_waiting`` are the public
+    figures as the count refresh last showed them. ``reach`` is a lower bound of
+    min(condition - rank) over the waiting pledges in ascending order: while it exceeds
+    the counted set's size, no waiting pledge can join it, and a signature needs no
+    look at them (kept by the triggers as a bound, made exact by ``Tx.settle``). ``only``
+    narrows who may sign."""
+    await _script(
+        db,
+        """
+        ALTER TABLE signatures ADD COLUMN waiting INTEGER;
+        ALTER TABLE letters ADD COLUMN counted INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE letters ADD COLUMN pledged INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE letters ADD COLUMN waiting_min INTEGER;
+        ALTER TABLE letters ADD COLUMN pledge_max BLOB;
+        ALTER TABLE letters ADD COLUMN shown_pledged INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE letters ADD COLUMN shown_waiting INTEGER;
+        ALTER TABLE letters ADD COLUMN reach INTEGER;
+        ALTER TABLE letters ADD COLUMN only TEXT;
+        UPDATE letters SET counted = (SELECT COUNT(*) FROM signatures s
+            WHERE s.letter_id = letters.id AND s.version = letters.version);
+        CREATE INDEX signatures_waiting ON signatures(letter_id, version, waiting)
+            WHERE waiting IS NOT NULL;
+        DROP TRIGGER signatures_mark_reorder
+        """,
+    )
+    # One UPDATE of the letter per changed signature, in the statement's own step: the
+    # reordering mark (migration 5) and the cached counts.
+    await db.execute(
+        "CREATE TRIGGER signatures_insert AFTER INSERT ON signatures BEGIN"
+        " UPDATE letters SET reorder = 1,"
+        "  counted = counted + (version = NEW.version AND NEW.waiting IS NULL),"
+        "  pledged = pledged + (version = NEW.version AND NEW.waiting IS NOT NULL),"
+        "  waiting_min = CASE WHEN version = NEW.version AND NEW.waiting IS NOT NULL"
+        "   AND (waiting_min IS NULL OR NEW.waiting < waiting_min) THEN NEW.waiting"
+        "   ELSE waiting_min END,"
+        "  reach = CASE WHEN version != NEW.version OR NEW.waiting IS NULL THEN reach"
+        "   WHEN pledged = 0 THEN NEW.waiting - 1"
+        "   ELSE MIN(reach - 1, NEW.waiting - pledged - 1) END"
+        " WHERE id = NEW.letter_id; END"
+    )
+    await db.execute(
+        "CREATE TRIGGER signatures_delete AFTER DELETE ON signatures BEGIN"
+        " UPDATE letters SET"
+        "  counted = counted - (OLD.waiting IS NULL),"
+        "  pledged = pledged - (OLD.waiting IS NOT NULL),"
+        "  waiting_min = CASE WHEN OLD.waiting IS NULL THEN waiting_min ELSE"
+        "   (SELECT MIN(waiting) FROM signatures WHERE letter_id = OLD.letter_id"
+        "    AND version = OLD.version AND waiting IS NOT NULL) END"
+        " WHERE id = OLD.letter_id AND version = OLD.version; END"
+    )
+    await db.execute(
+        "CREATE TRIGGER signatures_update AFTER UPDATE OF waiting, version ON signatures BEGIN"
+        " UPDATE letters SET counted = counted - (OLD.waiting IS NULL),"
+        "  pledged = pledged - (OLD.waiting IS NOT NULL)"
+        " WHERE id = OLD.letter_id AND version = OLD.version;"
+        " UPDATE letters SET counted = counted + (NEW.waiting IS NULL),"
+        "  pledged = pledged + (NEW.waiting IS NOT NULL),"
+        "  reach = CASE WHEN NEW.waiting IS NULL THEN reach WHEN pledged = 0"
+        "   THEN NEW.waiting - 1 ELSE MIN(reach - 1, NEW.waiting - pledged - 1) END"
+        " WHERE id = NEW.letter_id AND version = NEW.version;"
+        " UPDATE letters SET waiting_min = (SELECT MIN(waiting) FROM signatures"
+        "  WHERE letter_id = NEW.letter_id AND version = letters.version"
+        "  AND waiting IS NOT NULL) WHERE id = NEW.letter_id; END"
+    )

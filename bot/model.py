@@ -8,6 +8,7 @@ method here, so that no command compares the strings the database keeps.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -76,6 +77,14 @@ class Letter:
     shown_count: int
     opened: bool = False  # a sealed list was shown: it stays open for good
     version: int = 1  # raised by an edit of the title or link once someone has signed
+    counted: int = 0  # the counted set's size (signatures and pledges that count), live
+    pledged: int = 0  # pledges of the current version waiting, live
+    waiting_min: int | None = None  # the smallest condition among them
+    reach: int | None = None  # no waiting pledge can join while this exceeds ``counted``
+    pledge_max: bytes | None = None  # sealed: the largest condition of a counted pledge
+    shown_pledged: int = 0  # the waiting pledges as the count refresh last showed them
+    shown_waiting: int | None = None
+    only: tuple[str, ...] = ()  # who may sign: Slack team ids, Matrix servers; () anyone
 
     @property
     def ref(self) -> str:
@@ -123,7 +132,30 @@ class Letter:
             shown_count=row["shown_count"],
             opened=bool(row["opened"]),
             version=row["version"],
+            counted=row["counted"],
+            pledged=row["pledged"],
+            waiting_min=row["waiting_min"],
+            reach=row["reach"],
+            pledge_max=row["pledge_max"],
+            shown_pledged=row["shown_pledged"],
+            shown_waiting=row["shown_waiting"],
+            only=tuple(row["only"].split(",")) if row["only"] else (),
         )
+
+    def joins_possible(self, size: int, condition: int = 1) -> bool:
+        """Whether, once a new signature with ``condition`` is added (counted when plain,
+        waiting otherwise), a waiting pledge might join a counted set of ``size`` (the
+        ``reach`` bound as the triggers will have lowered it)."""
+        if condition == 1:
+            return bool(self.pledged) and (self.reach is None or self.reach <= size)
+        size -= 1  # a pledge is written as waiting
+        if not self.pledged or self.reach is None:
+            return condition - 1 <= size
+        return min(self.reach - 1, condition - self.pledged - 1) <= size
+
+    def may_sign(self, home: str | None) -> bool:
+        """Whether someone from ``home`` (a Slack team, a Matrix server) may sign it."""
+        return not self.only or (home is not None and home.lower() in self.only)
 
 
 @dataclass(frozen=True)
@@ -216,6 +248,9 @@ class Signature:
     listing: str | None = None
     anonymous: bool = False
     version: int = 1
+    condition: int = 1  # sign … if N: counts only once N, its signer included, are counted
+    told: bool = False  # its pledger was told it counts (once; it may have been seen since)
+    counted: bool = True  # in the letter's counted set (always, for a plain signature)
 
     def sealed(self) -> str:
         """What a signature row seals: who, exactly when (for ``export``) and how they are
@@ -226,18 +261,41 @@ class Signature:
             found["anon"] = True
         elif self.listing is not None:
             found["as"] = self.listing
+        if self.condition > 1:
+            found["if"] = self.condition
+        if self.told:
+            found["told"] = True
         text = json.dumps(found, separators=(",", ":"), ensure_ascii=False)
         return text + " " * (-len(text.encode("utf-8")) % _SEALED_BLOCK)
 
     @classmethod
-    def unsealed(cls, text: str, version: int = 1) -> Signature:
+    def unsealed(cls, text: str, version: int = 1, counted: bool = True) -> Signature:
         found = json.loads(text)
         return cls(user_from_key(found["who"]), from_iso(found["at"]), found.get("as"),
-                   bool(found.get("anon")), version)
+                   bool(found.get("anon")), version, int(found.get("if", 1)),
+                   bool(found.get("told")), counted)
+
+    @property
+    def is_pledge(self) -> bool:
+        return self.condition > 1
 
     def current(self, letter: Letter) -> bool:
         """Given to the letter's current version: only such signatures count."""
         return self.version == letter.version
+
+
+MAX_CONDITION = 100_000  # sign … if N: the largest N
+
+
+def counted_size(conditions: Iterable[int]) -> int:
+    """The size of the counted set: the largest k such that k of the conditions are at
+    most k (sorted ascending, the largest k with the k-th condition <= k). Every
+    condition at most that size is counted, and no other."""
+    size = 0
+    for k, condition in enumerate(sorted(conditions), start=1):
+        if condition <= k:
+            size = k
+    return size
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from base64 import b64decode, b64encode
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 import aiosqlite
 
 from bot.events import User
 from bot.migrations import ORGANIZERS, SIGNATURES
-from bot.model import Resealed, Signature, user_from_key
+from bot.model import Resealed, Signature, counted_size, user_from_key
 from bot.seal import Sealer, binding
 
 
@@ -66,11 +67,16 @@ class Queries:
 
 SEALED_META = "sealed:"
 _SIGNATURE_COLUMNS = ("letter_id, who_index, who_sealed, by_reaction, reaction_index,"
-                      " reaction_sealed, version")
+                      " reaction_sealed, version, waiting")
 
 
 def _meta_bound(key: str) -> bytes:
     return f"undersign:meta:{key}".encode()
+
+
+def _letter_bound(letter_id: int) -> bytes:
+    """What a letter's sealed pledge figure is bound to: its own row."""
+    return f"undersign:letters:{letter_id}:pledge_max".encode()
 
 
 class PeopleQueries(Queries):
@@ -150,7 +156,7 @@ class PeopleQueries(Queries):
         bound = binding(SIGNATURES, letter_id, index)
         changed = await self._run(
             "INSERT OR IGNORE INTO signatures (letter_id, who_index, who_sealed, by_reaction,"
-            " reaction_index, reaction_sealed, version) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            " reaction_index, reaction_sealed, version, waiting) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 letter_id,
                 index,
@@ -159,24 +165,28 @@ class PeopleQueries(Queries):
                 self.sealer.index("reaction:" + reaction_ref) if reaction_ref else None,
                 self.sealer.seal(reaction_ref, bound) if reaction_ref else None,
                 signature.version,
+                None if signature.counted else signature.condition,
             ),
         )
-        return changed == 1  # a trigger (migration 5) marks the letter for reordering
+        # A trigger (migration 7) marks the letter for reordering and keeps its counts.
+        return changed == 1
 
     async def replace_signature(self, letter_id: int, signature: Signature) -> None:
         """Re-seal a signer's row in place: a confirmation of a new version, or another
-        line to be listed by. The row keeps its place (its index) and its reaction."""
+        line to be listed by, or another condition. The row keeps its place (its index)
+        and its reaction."""
         index = self._who(SIGNATURES, letter_id, signature.user)
         await self._run(
-            "UPDATE signatures SET who_sealed = ?, version = ? WHERE letter_id = ?"
+            "UPDATE signatures SET who_sealed = ?, version = ?, waiting = ? WHERE letter_id = ?"
             " AND who_index = ?",
             (self.sealer.seal(signature.sealed(), binding(SIGNATURES, letter_id, index)),
-             signature.version, letter_id, index),
+             signature.version, None if signature.counted else signature.condition,
+             letter_id, index),
         )
 
     async def signature_of(self, letter_id: int, user: User) -> Signature | None:
         row = await self._one(
-            "SELECT letter_id, who_index, who_sealed, version FROM signatures"
+            "SELECT letter_id, who_index, who_sealed, version, waiting FROM signatures"
             " WHERE letter_id = ? AND who_index = ?",
             (letter_id, self._who(SIGNATURES, letter_id, user)),
         )
@@ -196,7 +206,7 @@ class PeopleQueries(Queries):
             )
             await self._run("DELETE FROM signatures WHERE letter_id = ?", (letter["id"],))
             await self.db.executemany(
-                f"INSERT INTO signatures ({_SIGNATURE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO signatures ({_SIGNATURE_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [tuple(r) for r in rows])
             await self._run("UPDATE letters SET reorder = 0 WHERE id = ?", (letter["id"],))
             done += 1
@@ -210,7 +220,8 @@ class PeopleQueries(Queries):
         return changed == 1
 
     def _signature(self, row: aiosqlite.Row) -> Signature:
-        return Signature.unsealed(self._opened(SIGNATURES, row), row["version"])
+        counted = "waiting" not in row.keys() or row["waiting"] is None  # noqa: SIM118
+        return Signature.unsealed(self._opened(SIGNATURES, row), row["version"], counted)
 
     async def signature_by_reaction(self, reaction_ref: str) -> tuple[int, User] | None:
         row = await self._one(
@@ -237,9 +248,11 @@ class PeopleQueries(Queries):
         return row is not None
 
     async def count(self, letter_id: int) -> int:
-        """Signatures of the letter's current version: those of an earlier one count
-        toward nothing until their signer confirms the new one."""
-        return await self.count_without(letter_id, ())
+        """The letter's counted set: signatures of its current version (those of an
+        earlier one count toward nothing until their signer confirms the new one), pledges
+        among them only when they count. Cached on the letter by triggers."""
+        row = await self._one("SELECT counted FROM letters WHERE id = ?", (letter_id,))
+        return int(row["counted"]) if row else 0
 
     async def any_signature(self, letter_id: int) -> bool:
         """Whether anyone has signed the letter, any version."""
@@ -247,30 +260,131 @@ class PeopleQueries(Queries):
                                (letter_id,)) is not None
 
     async def count_without(self, letter_id: int, people: Iterable[User]) -> int:
-        """The letter's signatures of its current version less those of ``people`` (its
-        organizers and the admins, whose own signatures do not open a sealed letter)."""
+        """The letter's counted set less the signatures of ``people`` (its organizers and
+        the admins, whose own signatures do not open a sealed letter)."""
         indexes = list({self._who(SIGNATURES, letter_id, u) for u in people})
         marks = ", ".join("?" * len(indexes))
         row = await self._one(
-            "SELECT COUNT(*) AS n FROM signatures WHERE letter_id = ?"
-            " AND version = (SELECT version FROM letters WHERE id = ?)"
-            + (f" AND who_index NOT IN ({marks})" if indexes else ""),
-            (letter_id, letter_id, *indexes),
+            "SELECT l.counted - (SELECT COUNT(*) FROM signatures s WHERE s.letter_id = l.id"
+            " AND s.version = l.version AND s.waiting IS NULL"
+            + (f" AND s.who_index IN ({marks})" if indexes else " AND 0") + ") AS n"
+            " FROM letters l WHERE l.id = ?",
+            (*indexes, letter_id),
         )
         return int(row["n"]) if row else 0
 
     async def signatures(self, letter_id: int) -> list[Signature]:
-        """The letter's signatures, of every version, in the order of their signers' ids,
-        never signing order."""
+        """The letter's signatures that may be shown, of every version, in the order of
+        their signers' ids, never signing order. A pledge that does not count is sealed
+        from everyone: it is never among them."""
         rows = await self._all(
             "SELECT letter_id, who_index, who_sealed, version FROM signatures"
-            " WHERE letter_id = ?",
+            " WHERE letter_id = ? AND waiting IS NULL",
             (letter_id,),
         )
         return sorted((self._signature(r) for r in rows), key=lambda s: s.user.key)
 
     async def destroy_signatures(self, letter_id: int) -> int:
         return await self._run("DELETE FROM signatures WHERE letter_id = ?", (letter_id,))
+
+    async def destroy_waiting(self, letter_id: int) -> int:
+        """Erase the letter's pledges that do not count, unseen (at its close)."""
+        return await self._run("DELETE FROM signatures WHERE letter_id = ? AND waiting"
+                               " IS NOT NULL", (letter_id,))
+
+    async def mark_told(self, letter_id: int, signature: Signature) -> Signature:
+        """Its pledger has been told that the pledge counts: never again."""
+        told = replace(signature, told=True)
+        index = self._who(SIGNATURES, letter_id, signature.user)
+        await self._run(
+            "UPDATE signatures SET who_sealed = ? WHERE letter_id = ? AND who_index = ?",
+            (self.sealer.seal(told.sealed(), binding(SIGNATURES, letter_id, index)),
+             letter_id, index))
+        return told
+
+    async def raise_pledge_max(self, letter_id: int, sealed: bytes | None,
+                               condition: int) -> None:
+        """A pledge joins the counted set directly: keep ``pledge_max`` a bound of it."""
+        bound = _letter_bound(letter_id)
+        if sealed is None or int(self.sealer.open(sealed, bound)) < condition:
+            await self._run("UPDATE letters SET pledge_max = ? WHERE id = ?",
+                            (self.sealer.seal(str(condition), bound), letter_id))
+
+    async def settle(self, letter_id: int) -> list[Signature]:
+        """Recompute the letter's counted set after a change, in the same transaction:
+        the largest set of its current version's signatures in which every condition is
+        at most the set's size. Returns the pledges that have just started to count.
+
+        The cached counts (triggers) make the usual case free: the counted set still
+        supports itself when no counted pledge's condition exceeds its size (the sealed
+        ``pledge_max`` bounds them), and no waiting pledge can join while ``reach``
+        exceeds it. Otherwise a withdrawal opens the counted rows (their conditions are
+        sealed), and joins are found in SQL over the waiting rows' conditions, which
+        also makes ``reach`` exact again."""
+        row = await self._one("SELECT counted, pledged, reach, pledge_max, version"
+                              " FROM letters WHERE id = ?", (letter_id,))
+        if row is None:
+            return []
+        version = int(row["version"])
+        bound = _letter_bound(letter_id)
+        most = int(self.sealer.open(row["pledge_max"], bound)) if row["pledge_max"] else 0
+        before = most
+        if most > row["counted"]:
+            most = await self._shrink(letter_id, version, int(row["counted"]))
+            row = await self._one("SELECT counted, pledged, reach FROM letters"
+                                  " WHERE id = ?", (letter_id,))
+            assert row is not None
+        joined: list[Signature] = []
+        size, waiting = int(row["counted"]), int(row["pledged"])
+        if waiting and (row["reach"] is None or row["reach"] <= size):
+            # Waiting pledges above ``limit`` are bounded, not read: condition - rank
+            # >= limit + 1 - waiting for them.
+            limit = size + 2 * waiting + 1024
+            found = await self._one(
+                "WITH w AS (SELECT waiting, ROW_NUMBER() OVER (ORDER BY waiting) AS rn"
+                "  FROM signatures WHERE letter_id = ? AND version = ?"
+                "  AND waiting IS NOT NULL AND waiting <= ?),"
+                " j AS (SELECT COALESCE(MAX(rn), 0) AS n FROM w WHERE waiting <= ? + rn)"
+                " SELECT j.n AS n, (SELECT MAX(waiting) FROM w WHERE rn <= j.n) AS last,"
+                " (SELECT MIN(waiting - rn) FROM w WHERE rn > j.n) + j.n AS reach FROM j",
+                (letter_id, version, limit, size))
+            assert found is not None
+            n = int(found["n"])
+            reach = limit + 1 - (waiting - n)
+            if found["reach"] is not None:
+                reach = min(reach, int(found["reach"]))
+            if n:
+                rows = await self._all(
+                    "UPDATE signatures SET waiting = NULL WHERE letter_id = ? AND version = ?"
+                    " AND waiting IS NOT NULL AND waiting <= ?"
+                    " RETURNING letter_id, who_index, who_sealed, version",
+                    (letter_id, version, int(found["last"])))
+                joined = [self._signature(r) for r in rows]
+                most = max(most, int(found["last"]))
+            await self._run("UPDATE letters SET reach = ? WHERE id = ?", (reach, letter_id))
+        if most != before:
+            await self._run("UPDATE letters SET pledge_max = ? WHERE id = ?",
+                            (self.sealer.seal(str(most), bound) if most else None, letter_id))
+        return joined
+
+    async def _shrink(self, letter_id: int, version: int, size: int) -> int:
+        """A counted pledge may have lost its support: open the counted rows, recompute
+        the counted set with the waiting ones, and let go of those it no longer holds.
+        The largest condition of a pledge that still counts."""
+        rows = await self._all(
+            "SELECT letter_id, who_index, who_sealed, version FROM signatures"
+            " WHERE letter_id = ? AND version = ? AND waiting IS NULL", (letter_id, version))
+        counted = [(r["who_index"], self._signature(r).condition) for r in rows]
+        waiting = [int(r["waiting"]) for r in await self._all(
+            "SELECT waiting FROM signatures WHERE letter_id = ? AND version = ?"
+            " AND waiting IS NOT NULL", (letter_id, version))]
+        keep = counted_size([c for _, c in counted] + waiting)
+        leaving = [(c, letter_id, index) for index, c in counted if c > keep]
+        if leaving:
+            await self.db.executemany(
+                "UPDATE signatures SET waiting = ? WHERE letter_id = ? AND who_index = ?",
+                leaving)
+        return max((c for _, c in counted if 1 < c <= keep), default=0)
 
     async def letters_signed_by(self, user: User) -> list[int]:
         return await self._letters_where(SIGNATURES, user)
@@ -326,6 +440,12 @@ class PeopleQueries(Queries):
                  row["who_index"]),
             )
             people += 1
+        for row in await self._all("SELECT id, pledge_max FROM letters"
+                                   " WHERE pledge_max IS NOT NULL"):
+            bound = _letter_bound(row["id"])
+            await self._run("UPDATE letters SET pledge_max = ? WHERE id = ?",
+                            (new.seal(self.sealer.open(row["pledge_max"], bound), bound),
+                             row["id"]))
         names = [str(row["key"])[len(SEALED_META):] for row in await self._all(
             "SELECT key FROM meta WHERE key LIKE ?", (SEALED_META + "%",))]
         opened = {name: await self.get_secret(name) for name in names}

@@ -25,6 +25,8 @@ class PlatformWords:
     privacy: str
     safest: str
     # Said when scheduling a reminder to each signer: what the platform's admins then see.
+    # Why someone may not sign here (Slack signers, Matrix signer_servers).
+    not_a_signer: str = "You may not sign letters here."
     signers_caution: str = ("Each signer gets a direct message: the platform's admins can see "
                             "whom the bot writes to.")
 

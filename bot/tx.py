@@ -49,13 +49,14 @@ class Tx(PeopleQueries):
         visibility: Visibility,
         threshold: int | None,
         now: datetime,
+        only: tuple[str, ...] = (),
     ) -> Letter:
         self.timers_changed |= deadline is not None
         row = await self._one(
-            "INSERT INTO letters (title, link, deadline, visibility, threshold, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) RETURNING *",
+            "INSERT INTO letters (title, link, deadline, visibility, threshold, created_at,"
+            " only) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (title, link, utc_iso(deadline) if deadline else None, str(visibility), threshold,
-             utc_iso(now)),
+             utc_iso(now), ",".join(only) or None),
         )
         if row is None:  # SQLite returns the row it inserted, or raises
             raise RuntimeError("the new letter was not returned")
@@ -78,17 +79,21 @@ class Tx(PeopleQueries):
         )
         return [Letter.from_row(r) for r in rows]
 
-    async def stale_public_counts(self) -> list[tuple[Letter, int]]:
-        """Open letters that are not public whose shown count differs from the live one,
-        with the live count: one query, however many letters there are."""
+    async def stale_public_counts(self) -> list[Letter]:
+        """Open letters whose public figures differ from the live ones: the count of a
+        letter that is not public, the waiting pledges of any. One query over the counts
+        cached on each letter, however many letters there are."""
         rows = await self._all(
-            "SELECT l.*, c.live FROM letters l JOIN"
-            " (SELECT l2.id AS id, (SELECT COUNT(*) FROM signatures s WHERE s.letter_id = l2.id"
-            "  AND s.version = l2.version)"
-            "  AS live FROM letters l2 WHERE l2.state = 'open' AND l2.visibility != 'public') c"
-            " ON c.id = l.id WHERE c.live != l.shown_count ORDER BY l.id"
+            "SELECT * FROM letters WHERE state = 'open' AND ((visibility != 'public'"
+            " AND counted != shown_count) OR pledged != shown_pledged"
+            " OR waiting_min IS NOT shown_waiting) ORDER BY id"
         )
-        return [(Letter.from_row(r), int(r["live"])) for r in rows]
+        return [Letter.from_row(r) for r in rows]
+
+    async def show_figures(self, letter_id: int) -> None:
+        """The count refresh: the public figures become the live ones."""
+        await self._run("UPDATE letters SET shown_count = counted, shown_pledged = pledged,"
+                        " shown_waiting = waiting_min WHERE id = ?", (letter_id,))
 
     async def open_letters_in(self, room: Room) -> list[Letter]:
         rows = await self._all(
@@ -101,20 +106,27 @@ class Tx(PeopleQueries):
     async def close_letter(self, letter_id: int, now: datetime) -> None:
         self.timers_changed = True
         await self._run(
-            "UPDATE letters SET state = 'closed', closed_at = ? WHERE id = ?",
+            "UPDATE letters SET state = 'closed', closed_at = ?, shown_pledged = 0,"
+            " shown_waiting = NULL WHERE id = ?",
             (utc_iso(now), letter_id),
         )
 
     async def update_letter(self, letter: Letter) -> None:
         """Store an edited letter: its title, link, deadline, visibility, threshold,
-        version and shown count."""
+        version, shown count and who may sign. A new version starts with nothing counted
+        (a signature counts only for the version it was given to)."""
         self.timers_changed = True
         await self._run(
             "UPDATE letters SET title = ?, link = ?, deadline = ?, visibility = ?,"
-            " threshold = ?, version = ?, shown_count = ? WHERE id = ?",
+            " threshold = ?, shown_count = ?, only = ?,"
+            " counted = CASE WHEN version = ? THEN counted ELSE 0 END,"
+            " pledged = CASE WHEN version = ? THEN pledged ELSE 0 END,"
+            " waiting_min = CASE WHEN version = ? THEN waiting_min ELSE NULL END,"
+            " pledge_max = CASE WHEN version = ? THEN pledge_max ELSE NULL END,"
+            " version = ? WHERE id = ?",
             (letter.title, letter.link, utc_iso(letter.deadline) if letter.deadline else None,
-             str(letter.visibility), letter.threshold, letter.version, letter.shown_count,
-             letter.id),
+             str(letter.visibility), letter.threshold, letter.shown_count,
+             ",".join(letter.only) or None, *[letter.version] * 5, letter.id),
         )
 
     async def set_shown_count(self, letter_id: int, count: int) -> None:

@@ -23,7 +23,7 @@ async def seen_count(ctx: Context, letter: Letter, organizes: bool) -> str:
     threshold, the batched count everyone sees."""
     exact = letter.is_public or (organizes and not await ctx.sealed_shut(letter))
     if exact:
-        return render.exact_count(await ctx.tx.count(letter.id))
+        return render.exact_count(await ctx.tx.count(letter.id)) + render.waiting_pledges(letter)
     return render.public_count(letter, None)
 
 
@@ -57,6 +57,6 @@ async def refresh_counts(ctx: Context, _: int | None) -> None:
     the last refresh get their rows rewritten in index order."""
     if await ctx.tx.reorder_signatures():
         ctx.erased = True  # fold the WAL: its frames hold the rows as first written
-    for letter, live in await ctx.tx.stale_public_counts():
-        await ctx.tx.set_shown_count(letter.id, live)
+    for letter in await ctx.tx.stale_public_counts():
+        await ctx.tx.show_figures(letter.id)
         await update_announcements(ctx, letter, before=letter)

@@ -29,18 +29,18 @@ ALREADY_SHOWN = ("What was already shown stays known to whoever saw it (names, c
 @router.letter_command(
     "edit",
     'edit L<n> [title "…"] [link URL] [deadline WHEN|none] '
-    "[visibility public|count|sealed] [threshold N]",
+    "[visibility public|count|sealed] [threshold N] [only SERVER[,SERVER]|only anyone]",
     "change a letter; once signed, a new title or link is a new version that its signers "
     "confirm by signing again", order=105, role="organizer")
 async def edit(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     positional, options = split_options(args, set(fields.FIELDS))
     if positional:
         raise UsageError(f"'{shorten(positional[0].text)}' is not something I can change; "
-                         "say title, link, deadline, visibility or threshold, each with its "
+                         "say title, link, deadline, visibility, threshold or only, each with its "
                          "new value.")
     if not options:
-        raise UsageError("Say what to change: title, link, deadline, visibility or threshold, "
-                         "each with its new value.")
+        raise UsageError("Say what to change: title, link, deadline, visibility, threshold "
+                         "or only, each with its new value.")
     if not letter.is_open:
         raise UsageError(f"{letter.ref} is closed; it can no longer be edited.")
     edited = await _edited(ctx, letter, options)
@@ -84,6 +84,7 @@ async def _edited(ctx: RoomContext, letter: Letter, options: dict[str, list[Toke
         deadline=deadline,
         visibility=visibility,
         threshold=fields.threshold(options, visibility, letter.threshold),
+        only=fields.only(options["only"]) if "only" in options else letter.only,
     )
 
 
@@ -120,6 +121,8 @@ def _changes(before: Letter, after: Letter, tz: str) -> list[Segment]:
         add(f"visibility {after.visibility}")
     if after.threshold != before.threshold and after.threshold is not None:
         add(f"threshold {after.threshold}")
+    if after.only != before.only:
+        add("who may sign: " + render.who_may_sign(after))
     return out or ["nothing changed"]
 
 

@@ -4,6 +4,7 @@ both."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from bot.model import Visibility
@@ -11,7 +12,7 @@ from bot.syntax import Token, UsageError, shorten
 from bot.timeparse import parse_when
 from commands.parser import MAX_TITLE, clean_text, http_url, joined, one, positive_int
 
-FIELDS = ("title", "link", "deadline", "visibility", "threshold")
+FIELDS = ("title", "link", "deadline", "visibility", "threshold", "only")
 
 
 def title(tokens: list[Token]) -> str:
@@ -46,3 +47,27 @@ def threshold(options: dict[str, list[Token]], visibility: Visibility,
     if before is None:
         raise UsageError("A sealed letter needs a threshold: how many must sign before names show.")
     return before
+
+
+MAX_ONLY = 20
+# A Matrix server name (host, optional port) or a Slack team or organisation id.
+_HOME = re.compile(r"^([a-z0-9\-]{1,63}(\.[a-z0-9\-]{1,63})*(:\d{1,5})?"
+                   r"|\[[0-9a-f:.]{2,45}\](:\d{1,5})?)$")
+
+
+def only(tokens: list[Token]) -> tuple[str, ...]:
+    """``only SERVER[,SERVER]``: the Matrix servers and Slack team ids whose people may
+    sign; ``only anyone`` lifts it."""
+    said = [w for w in re.split(r"[,\s]+", joined(tokens).lower()) if w]
+    if said in (["anyone"], ["*"]):
+        return ()
+    if not said:
+        raise UsageError("'only' needs who may sign: Matrix server names or Slack team ids, "
+                         "separated by commas (only example.org,T0123ABCD), or anyone.")
+    if len(said) > MAX_ONLY:
+        raise UsageError(f"'only' takes at most {MAX_ONLY} servers or teams.")
+    for home in said:
+        if not _HOME.match(home):
+            raise UsageError(f"'{shorten(home)}' is not a Matrix server name (example.org) "
+                             "or a Slack team id (T0123ABCD).")
+    return tuple(dict.fromkeys(said))

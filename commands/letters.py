@@ -14,19 +14,18 @@ from bot.registry import Router
 from bot.syntax import Token, UsageError, shorten
 from commands import fields, render
 from commands.announcements import announcement, seen_count, update_announcements
-from commands.parser import (
-    no_more,
-    split_options,
-)
+from commands.parser import no_more, split_options
+from commands.render import SHOWN_BEFORE
 
 router = Router()
 
-NEW_OPTIONS = {"link", "deadline", "visibility", "threshold"}
+NEW_OPTIONS = {"link", "deadline", "visibility", "threshold", "only"}
 
 
 @router.command(
     "new",
-    'new "TITLE" [link URL] [deadline WHEN] [visibility public|count|sealed] [threshold N]',
+    'new "TITLE" [link URL] [deadline WHEN] [visibility public|count|sealed] [threshold N]'
+    " [only SERVER[,SERVER]]",
     "start a letter and announce it here",
     order=10, limit="new",
     not_in_direct="A letter is not started in a direct room: it is announced where it is "
@@ -44,13 +43,14 @@ async def new(ctx: RoomContext, args: list[Token]) -> None:
     visibility = (fields.visibility(options["visibility"]) if "visibility" in options
                   else Visibility.COUNT)
     threshold = fields.threshold(options, visibility)
+    only = fields.only(options["only"]) if "only" in options else ()
     cap = ctx.config.bot.max_open_letters_per_room
     if len(await ctx.tx.open_letters_in(ctx.room.unthreaded())) >= cap:
         raise UsageError(f"This room already has {cap} open letters, the most allowed; "
                          "close one first.")
     letter = await ctx.tx.create_letter(
         title=title, link=link, deadline=deadline, visibility=visibility,
-        threshold=threshold, now=ctx.now,
+        threshold=threshold, now=ctx.now, only=only,
     )
     await ctx.tx.add_organizer(letter.id, ctx.user)
     await ctx.tx.add_announcement(letter.id, ctx.room.unthreaded())
@@ -82,6 +82,12 @@ async def status(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
             body.append(("\n" if not named else " ") + render.others(len(current) - len(named)))
         sensitive = bool(current)
     mine = await ctx.tx.signature_of(letter.id, ctx.user)
+    if mine is not None and mine.is_pledge and mine.current(letter):
+        body.append(f"\nYou pledged to sign once {mine.condition:,} people, you included, are "
+                    "counted. " + ("It counts." if mine.counted else
+                                   "It does not count yet: nobody sees your name."
+                                   + (f" {SHOWN_BEFORE}" if mine.told else "")))
+        sensitive = True
     if mine is not None and not mine.current(letter):
         body.append(f"\nYou signed version {mine.version}, which no longer counts: "
                     f"sign {letter.ref} confirms version {letter.version}.")
@@ -221,6 +227,7 @@ async def finish(ctx: Context, letter: Letter) -> None:
     a sealed letter below its threshold is destroyed unseen and only its count is told.
     Its reviews and reminders are cancelled."""
     shut = await ctx.sealed_shut(letter)
+    unmet = await ctx.tx.destroy_waiting(letter.id)  # pledges that never counted: unseen
     found = await ctx.tx.signatures(letter.id)
     counted = sum(1 for s in found if s.current(letter))
     await ctx.tx.close_letter(letter.id, ctx.now)
@@ -242,6 +249,10 @@ async def finish(ctx: Context, letter: Letter) -> None:
                   f"\n\nIt will be purged {days} days from now."]
     else:
         report = [f"{letter.ref} ", Said(letter.title), " closed with no signatures."]
+    if unmet:
+        ctx.erased = True
+        report.append(f"\n{unmet} pledge{' was' if unmet == 1 else 's were'} still waiting "
+                      "for their condition: destroyed unseen, not counted.")
     if cancelled:
         report.append(f"\nIts {cancelled} scheduled review(s) and reminder(s) were cancelled.")
     await _report_closed(ctx, letter, report, counted, named=bool(found) and not shut,

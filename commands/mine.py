@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.context import RoomContext
 from bot.events import Held, Private, Said, Segment, Strong
+from bot.model import Signature
 from bot.registry import Router
 from bot.syntax import Token
 from commands import render
@@ -25,13 +26,23 @@ async def held_by(ctx: RoomContext) -> list[Held]:
         if letter is None:
             continue
         organizes = number in organized
+        mine = await ctx.tx.signature_of(number, ctx.user) if number in signed else None
         held.append(Held(
             letter_id=letter.id, title=letter.title, is_open=letter.is_open,
             deadline=render.when(letter.deadline, ctx.tz) if letter.deadline else None,
             count=await seen_count(ctx, letter, organizes), visibility=render.visibility(letter),
-            organizes=organizes, signed=number in signed,
+            organizes=organizes, signed=number in signed, pledge=_pledge(mine),
         ))
     return held
+
+
+def _pledge(mine: Signature | None) -> str | None:
+    """The viewer's own pledge, which only they may see described."""
+    if mine is None or not mine.is_pledge:
+        return None
+    if mine.counted:
+        return f"your pledge (once {mine.condition} have signed) counts"
+    return f"your pledge waits until {mine.condition} have signed"
 
 
 def _lines(title: str, held: list[Held]) -> list[Segment]:
@@ -41,6 +52,8 @@ def _lines(title: str, held: list[Held]) -> list[Segment]:
                 f" — {'open' if h.is_open else 'closed'}, {h.count}"]
         if h.deadline:
             out.append(f", deadline {h.deadline}")
+        if h.pledge:
+            out.append(f"; {h.pledge}")
     return out
 
 
@@ -55,7 +68,7 @@ async def mine(ctx: RoomContext, args: list[Token]) -> None:
     if organized:
         body += _lines("Letters you organize:", organized)
     if signed:
-        body += (["\n"] if body else []) + _lines("Letters you signed:", signed)
+        body += (["\n"] if body else []) + _lines("Letters you signed or pledged:", signed)
     if not body:
         body = ["You organize no letter and have signed none."]
     # It says which letters the caller signed: sensitive, like a confirmation of signing.

@@ -22,9 +22,20 @@ OPENED = ("This sealed letter's list has been opened: its organizers can see the
           "of everyone who signed.")
 
 
+# Told to a pledger whose pledge counted once and no longer does.
+SHOWN_BEFORE = ("It counted before: while it did, your name could be seen as any "
+                "signer's, and whoever saw it keeps it.")
+
+
 def when(moment: datetime, tz: str) -> str:
     local = moment.astimezone(ZoneInfo(tz))
     return local.strftime("%a %Y-%m-%d %H:%M ") + tz
+
+
+def who_may_sign(letter: Letter) -> str:
+    """A letter's ``only``, in words (server names and team ids are not user text: they
+    were checked to be one)."""
+    return "people of " + ", ".join(letter.only) if letter.only else "anyone here"
 
 
 def visibility(letter: Letter) -> str:
@@ -33,18 +44,29 @@ def visibility(letter: Letter) -> str:
 
 def public_count(letter: Letter, live: int | None) -> str:
     """The count anyone may see. Public letters show the live count; others show the
-    count last refreshed by the timer, and 'fewer than 3' below 3."""
+    count last refreshed by the timer, and 'fewer than 3' below 3. Then the pledges
+    waiting, as the timer last showed them."""
     if letter.is_public and live is not None:
         n = live
     else:
         n = letter.shown_count
         if n < 3:
-            return "fewer than 3 signatures"
-    return f"{n} signature" + ("" if n == 1 else "s")
+            return "fewer than 3 signatures" + waiting_pledges(letter)
+    return exact_count(n) + waiting_pledges(letter)
 
 
 def exact_count(n: int) -> str:
-    return f"{n} signature" + ("" if n == 1 else "s")
+    return f"{n:,} signature" + ("" if n == 1 else "s")
+
+
+def waiting_pledges(letter: Letter) -> str:
+    """The pledges waiting, on the refresh timer, grouped under the smallest condition
+    not yet met and no finer: " · 8 more pledged to sign once 20 have"."""
+    n, at = letter.shown_pledged, letter.shown_waiting
+    if not n or at is None:
+        return ""
+    many = "fewer than 3" if n < 3 else f"{n:,}"
+    return f" · {many} more pledged to sign once {at:,} have"
 
 
 def how_to_sign(letter: Letter, words: PlatformWords, sign_emoji: str) -> str:
@@ -69,6 +91,8 @@ def announcement(letter: Letter, config: Config, words: PlatformWords, live: int
     if letter.deadline:
         body.append(f"Deadline: {when(letter.deadline, config.bot.timezone)}\n")
     body.append(f"Visibility: {visibility(letter)}\n")
+    if letter.only:
+        body.append(f"Who may sign: {who_may_sign(letter)}\n")
     if letter.is_open:
         body.append(f"So far: {public_count(letter, live)}\n")
         body.append(how_to_sign(letter, words, config.bot.sign_emoji))
@@ -87,6 +111,8 @@ def status(letter: Letter, config: Config, tz: str, count: str) -> list[Segment]
     if letter.deadline:
         body.append(f"Deadline: {when(letter.deadline, tz)}\n")
     body.append(f"Visibility: {visibility(letter)}\n")
+    if letter.only:
+        body.append(f"Who may sign: {who_may_sign(letter)}\n")
     body.append(f"Count: {count}")
     return body
 

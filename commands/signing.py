@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from bot.context import RoomContext
+from bot.context import Context, RoomContext
 from bot.emoji import emoji_key
 from bot.events import Reaction, Redact, Said, Segment
-from bot.model import Letter, Signature
+from bot.model import MAX_CONDITION, Letter, Signature
 from bot.registry import Router
 from bot.syntax import Token, UsageError, shorten
 from commands import render
 from commands.announcements import update_announcements
 from commands.parser import MAX_LISTING, clean_text, joined, no_more
+from commands.render import SHOWN_BEFORE
 
 router = Router()
 
@@ -104,11 +105,27 @@ def parse_listing(args: list[Token]) -> Listing | None:
     return Listing(line)
 
 
-@router.letter_command("sign", 'sign L<n> [as "NAME, TITLE"|as anonymous]',
-                       "sign a letter; as: how you are listed in its signature block",
-                       order=20)
+def parse_condition(args: list[Token]) -> tuple[int | None, list[Token]]:
+    """``if N`` right after ``sign L<n>``: the condition and the tokens after it; None
+    when not given. ``if 1`` is a signature without a condition."""
+    if not args or args[0].word != "if":
+        return None, args
+    if len(args) < 2 or not re.fullmatch(r"[0-9]{1,7}", args[1].text.strip()) \
+            or not 1 <= int(args[1].text.strip()) <= MAX_CONDITION:
+        raise UsageError(
+            f"'if' takes how many people, you included, must be counted before you are: a "
+            f"whole number from 2 to {MAX_CONDITION:,} (if 1 is signing with no condition), "
+            f"not '{shorten(args[1].text) if len(args) > 1 else ''}'.")
+    return int(args[1].text.strip()), args[2:]
+
+
+@router.letter_command("sign", 'sign L<n> [if N] [as "NAME, TITLE"|as anonymous]',
+                       "sign a letter; if N: only once N people, you included, are counted "
+                       "(nobody sees your name until then); as: how you are listed in its "
+                       "signature block", order=20)
 async def sign(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
-    if _typed_in_room(ctx, letter):
+    pledging = bool(args) and args[0].word == "if"
+    if _typed_in_room(ctx, letter) or (ctx.seen_by_room and pledging):
         if letter.is_open:
             await _hint_not_public(ctx, letter, "message", ctx.message_ref)
         else:
@@ -117,48 +134,125 @@ async def sign(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
                 f"signed. It is not public either: a sign typed in the room shows everyone that "
                 f"you meant to sign. Next time, {_in_a_dm(ctx, 'sign L<n>')}."))
         return
-    listing = parse_listing(args)
+    condition, rest = parse_condition(args)
+    listing = parse_listing(rest)
     _refuse_if_closed(ctx, letter)
-    await _sign(ctx, letter, listing=listing)
+    problem = not_a_signer(ctx, letter)
+    if problem is not None:
+        raise UsageError(problem)
+    await _sign(ctx, letter, listing=listing, condition=condition)
+
+
+def not_a_signer(ctx: RoomContext, letter: Letter) -> str | None:
+    """Why the caller may not sign this letter (the platform's config, or the letter's
+    ``only``), or None. Decided on what the adapter found (``Standing``), with no I/O;
+    a refusal stores nothing about them."""
+    standing = ctx.standing
+    if standing is not None and not standing.may_sign:
+        return ctx.words().not_a_signer + " Nothing about you was stored."
+    if not letter.may_sign(standing.home if standing is not None else None):
+        return (f"{letter.ref} may be signed only by {render.who_may_sign(letter)}, and I "
+                "cannot count you among them. Nothing about you was stored.")
+    return None
+
+
+def _pledge_said(condition: int) -> str:
+    return f"pledged to sign once {condition:,} people, you included, are counted"
 
 
 async def _sign(ctx: RoomContext, letter: Letter, reaction_ref: str | None = None,
-                by_reaction: bool = False, listing: Listing | None = None) -> None:
-    """A new signature; a signature of an earlier version confirmed for the current one;
-    or another line to be listed by."""
+                by_reaction: bool = False, listing: Listing | None = None,
+                condition: int | None = None) -> None:
+    """A new signature or pledge; a signature of an earlier version confirmed for the
+    current one; another line to be listed by, or another condition. A pledge is written
+    as waiting and the counted set recomputed in this transaction (``Tx.settle``)."""
     before = await ctx.tx.signature_of(letter.id, ctx.user)
     chosen = listing or (Listing.of(before) if before is not None else Listing())
-    signature = Signature(ctx.user, ctx.now, chosen.line, chosen.anonymous, letter.version)
+    wanted = condition if condition is not None else (before.condition if before else 1)
+    if (before is not None and before.current(letter) and listing in (None, Listing.of(before))
+            and wanted == before.condition):
+        if not by_reaction:
+            state = ""
+            if before.is_pledge:
+                state = (" It counts." if before.counted else
+                         " It does not count yet: nobody sees your name.")
+            what = (f"You have already {_pledge_said(before.condition)} on {letter.ref}"
+                    if before.is_pledge else f"You have already signed {letter.ref}")
+            ctx.tell(f"{what}, ", *chosen.said(), "." + state, sensitive=True)
+        return
+    if (before is not None and before.current(letter) and wanted == before.condition
+            and listing is not None):
+        await ctx.tx.replace_signature(letter.id, replace(
+            before, listing=listing.line, anonymous=listing.anonymous))
+        ctx.tell(f"Done: on {letter.ref} you are now ", *listing.said(), ".", sensitive=True)
+        return
+    stays = (before is not None and before.current(letter) and before.counted
+             and wanted <= before.condition)
+    # A new pledge whose condition the counted set with it already meets joins it at
+    # once (it supports itself), told so in this answer.
+    at_once = before is None and 1 < wanted <= letter.counted + 1
+    signature = Signature(ctx.user, before.signed_at if before and before.current(letter)
+                          else ctx.now, chosen.line, chosen.anonymous, letter.version,
+                          wanted, bool(before and before.told) or at_once,
+                          wanted == 1 or stays or at_once)
     if before is None:
         await ctx.tx.add_signature(letter.id, signature, reaction_ref=reaction_ref,
                                    by_reaction=by_reaction)
+        if at_once:
+            await ctx.tx.raise_pledge_max(letter.id, letter.pledge_max, wanted)
         did = "You signed"
-    elif not before.current(letter):
-        await ctx.tx.replace_signature(letter.id, signature)
-        did = f"You confirmed version {letter.version} of"
-    elif listing is not None and listing != Listing.of(before):
-        await ctx.tx.replace_signature(letter.id, Signature(
-            ctx.user, before.signed_at, listing.line, listing.anonymous, before.version))
-        ctx.tell(f"Done: on {letter.ref} you are now ", *listing.said(), ".", sensitive=True)
-        return
     else:
-        if not by_reaction:
-            ctx.tell(f"You have already signed {letter.ref}, ", *chosen.said(), ".",
-                     sensitive=True)
-        return
+        await ctx.tx.replace_signature(letter.id, signature)
+        did = (f"You confirmed version {letter.version} of" if not before.current(letter)
+               else "Done: you signed")
+    joined: list[Signature] = []
+    if before is not None or letter.joins_possible(letter.counted + 1,
+                                                   1 if signature.counted else wanted):
+        joined = await ctx.tx.settle(letter.id)
+    counts_now = signature.counted or any(s.user == ctx.user for s in joined)
+    fresh = await ctx.tx.letter(letter.id) if joined or before is not None else None
+    counted = fresh.counted if fresh is not None else letter.counted + signature.counted
+    if signature.is_pledge and counts_now and not signature.told:
+        await ctx.tx.mark_told(letter.id, replace(signature, counted=True))
     extra = ""
-    if letter.is_sealed and letter.opened:
-        extra = " " + render.OPENED
-    elif letter.is_sealed:
-        extra = f" No name is shown to anyone until {letter.threshold} have signed."
+    if signature.is_pledge and not counts_now:
+        extra = (f" It does not count yet: until {wanted:,} people, you included, are "
+                 "counted, nobody sees your name, organizers included, and it counts nowhere. "
+                 "I will tell you once, privately, when it counts."
+                 + (" " + SHOWN_BEFORE if signature.told else ""))
+    elif signature.is_pledge:
+        extra = f" Your pledge counts: {counted:,} have signed."
+    if counts_now and letter.is_sealed and letter.opened:
+        extra += " " + render.OPENED
+    elif counts_now and letter.is_sealed:
+        extra += f" No name is shown to anyone until {letter.threshold} have signed."
         if await ctx.tx.is_organizer(letter.id, ctx.user) or ctx.is_admin:
             extra += " As an organizer, your own signature does not count toward that."
-    elif not letter.is_public:
-        extra = " Only the organizers can see your name."
-    ctx.tell(f"{did} {letter.ref} ", Said(letter.title), ", ", *chosen.said(), "." + extra,
+    elif counts_now and not letter.is_public:
+        extra += " Only the organizers can see your name."
+    what = (f"{did} {letter.ref} " if not signature.is_pledge else
+            f"{'You' if before is None else 'Done: you'} {_pledge_said(wanted)} on {letter.ref} ")
+    ctx.tell(what, Said(letter.title), ", ", *chosen.said(), "." + extra,
              f" To withdraw: unsign {letter.ref}.", sensitive=True)
-    if letter.is_public:
+    await tell_counting(ctx, letter, [s for s in joined if s.user != ctx.user], counted)
+    if letter.is_public and counted != letter.counted:
         await update_announcements(ctx, letter)
+
+
+async def tell_counting(ctx: Context, letter: Letter, joined: list[Signature],
+                        counted: int) -> None:
+    """Each pledger whose pledge has just started to count is told privately, once."""
+    for signature in joined:
+        if signature.told:
+            continue
+        await ctx.tx.mark_told(letter.id, signature)
+        prefix = ctx.words(signature.user.platform).prefix
+        ctx.tell_user(
+            signature.user,
+            f"Your pledge on {letter.ref} ", Said(letter.title),
+            f" now counts: {counted:,} have signed.", sensitive=True,
+            fallback=None if letter.is_sealed else (
+                f"There is news about {letter.ref}: {prefix} status {letter.ref} shows it.",))
 
 
 @router.letter_command("unsign", "unsign L<n>", "withdraw your signature", order=30)
@@ -181,6 +275,7 @@ async def _withdraw(ctx: RoomContext, letter: Letter, *, quiet: bool) -> None:
             ctx.tell(f"You have not signed {letter.ref}.", sensitive=True)
         return
     ctx.erased = True  # "nothing of your signature is kept": not in the WAL either
+    await ctx.tx.settle(letter.id)
     ctx.tell(f"You withdrew from {letter.ref} ", Said(letter.title),
              ". Nothing of your signature is kept.", sensitive=True)
     if letter.is_public:
@@ -213,6 +308,10 @@ async def react(ctx: RoomContext, reaction: Reaction) -> None:
             ctx.tell(f"{letter.ref} is closed; your reaction was not counted.")
         return
     if reaction.added:
+        problem = not_a_signer(ctx, letter)
+        if problem is not None:
+            ctx.tell(f"Your reaction was not counted. {problem}")
+            return
         await _sign(ctx, letter, reaction.reaction_ref, by_reaction=True)
     elif await ctx.tx.signed_by_reaction(letter.id, ctx.user):
         await _withdraw(ctx, letter, quiet=True)
@@ -230,6 +329,7 @@ async def forget_me(ctx: RoomContext, args: list[Token]) -> None:
     letter_ids = await ctx.tx.erase_signatures_of(ctx.user)
     ctx.erased = True
     for letter_id in letter_ids:
+        await ctx.tx.settle(letter_id)
         letter = await ctx.tx.letter(letter_id)
         if letter is not None and letter.is_public:
             await update_announcements(ctx, letter)

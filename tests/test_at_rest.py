@@ -23,7 +23,7 @@ from bot.model import utc_iso
 from bot.seal import KEY_ENV, LEGACY_BINDING, KeyError_, Sealer, binding, key_file_for, new_key
 from bot.store import Store, StoreError
 from tests.support.bot import TEST_KEY, Bot, Clock, RecordingAdapter, privately
-from tests.support.storage import db_bytes, table_rows
+from tests.support.storage import database_at, db_bytes, table_rows
 
 # A clear time finer than a day: 2026-11-26T12:00 or 12:00:05, in text or bytes.
 CLEAR_TIME = re.compile(rb"\d{4}-\d\d-\d\d[T ]\d\d:\d\d")
@@ -137,7 +137,7 @@ async def test_after_a_refresh_the_file_lays_out_signatures_the_same_whatever_th
                                                                        + signers[::2]))]
     assert layouts[0] == layouts[1] == layouts[2], "the layout depends on the signing order"
     assert layouts[0] not in (signers, signers[::-1])
-    assert {len(r.keys()) for r in table_rows(tmp_path / "b" / "undersign.db", "signatures")} == {7}
+    assert {len(r.keys()) for r in table_rows(tmp_path / "b" / "undersign.db", "signatures")} == {8}
 
 
 async def test_status_of_a_public_letter_names_signers_alphabetically(bot: Bot) -> None:
@@ -258,11 +258,7 @@ async def test_a_schema_5_database_gains_versions_in_place_and_its_signatures_st
     before it (no listing, no padding) opens and counts as given to version 1."""
     db = tmp_path / "undersign.db"
     sealer = Sealer(new_key())
-    conn = await aiosqlite.connect(str(db))
-    for migration in MIGRATIONS[:5]:
-        await migration.run(conn, sealer)
-        await conn.execute(f"PRAGMA user_version = {migration.number}")
-    await conn.execute("INSERT INTO meta VALUES ('key_check', ?)", (sealer.check_value(),))
+    conn = await database_at(db, sealer, 5)
     await conn.execute("INSERT INTO letters (id, title, visibility, created_at)"
                        " VALUES (1, 'Old letter', 'count', '2026-11-01T09:00:00Z')")
     index = sealer.person_index("signatures", 1, "console:pat")
@@ -284,7 +280,7 @@ async def test_a_schema_5_database_gains_versions_in_place_and_its_signatures_st
     finally:
         await store.close()
     raw = sqlite3.connect(db)
-    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 6
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 7
     raw.close()
 
 

@@ -42,3 +42,19 @@ async def test_a_refusal_carries_its_problem_alone(bot: Bot) -> None:
     assert answer.refused == "A threshold applies only to sealed letters (visibility sealed)."
     assert "Usage:" in privately([answer], "alice")
     assert _answer(await bot.say("alice", "list"), "alice").refused is None
+
+
+async def test_mine_tells_a_pledger_whether_their_pledge_waits_or_counts_and_nobody_else(
+    bot: Bot
+) -> None:
+    letter = await bot.new("alice", "visibility count")
+    await bot.say("bob", f"sign {letter} if 3")
+    bob = privately(await bot.say("bob", "mine"), "bob")
+    assert "Letters you signed or pledged:" in bob
+    assert "your pledge waits until 3 have signed" in bob
+    alice = privately(await bot.say("alice", "mine"), "alice")
+    assert "pledge" not in alice and "bob" not in alice
+    for who in ("carol", "dan"):
+        await bot.say(who, f"sign {letter} if 3")
+    bob = privately(await bot.say("bob", "mine"), "bob")
+    assert "your pledge (once 3 have signed) counts" in bob

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.events import Command, Post, Reaction, Room, Said, Strong
+from bot.events import Command, Post, Reaction, Room, Said, Standing, Strong
 from tests.support.matrix_bot import MatrixBotFactory
 from tests.support.matrix_people import PersonFactory, content
 
@@ -147,10 +147,13 @@ async def test_reactions_and_their_redaction_reach_the_core(
         "✍️",
         added=True,
         reaction_ref=reaction,
+        # who may sign, from the sender's server: the bot's own
+        standing=Standing(alice.id.partition(":")[2], True),
     )
     assert added.user.id == alice.id
     redaction = await alice.redact(room, reaction)
     removed = await bot.wait_for(lambda e: isinstance(e, Reaction) and not e.added)
     assert removed == Reaction(
-        redaction, added.user, Room("matrix", room), "", "", added=False, reaction_ref=reaction
+        redaction, added.user, Room("matrix", room), "", "", added=False, reaction_ref=reaction,
+        standing=added.standing,
     )

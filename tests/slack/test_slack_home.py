@@ -188,3 +188,20 @@ async def test_an_organizers_home_tab_follows_their_letter(slack: Slack, fake: F
     await slack.adapter.drain()
     assert "2 signatures" in slack.home(ORGANIZER)
     assert "1 signature" in slack.home(SIGNER)  # a signer's tab waits for their next visit
+
+
+async def test_a_pledgers_home_tab_says_their_pledge_waits_and_a_strangers_says_nothing(
+    slack: Slack, fake: FakeSlack
+) -> None:
+    letter, _ = await slack.announce("Pledge letter", "count")
+    await slack.command(SIGNER, f"sign L{letter} if 5")
+    await slack.open_home(SIGNER)
+    await slack.open_home(STRANGER)
+    assert_view_valid(fake.homes[SIGNER])
+    pledger = slack.home(SIGNER)
+    assert "Letters you signed or pledged" in pledger and "Pledge letter" in pledger
+    assert "Your pledge waits until 5 have signed." in pledger
+    assert _buttons(fake.homes[SIGNER], letter) == ["undersign_home_withdraw"]
+    assert "Pledge letter" not in slack.home(STRANGER)
+    await slack.open_home(ORGANIZER)
+    assert SIGNER not in slack.home(ORGANIZER) and "Your pledge" not in slack.home(ORGANIZER)

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from adapters.slack import SlackAdapter
-from bot.events import Command, Reaction, Room, User
+from bot.events import Command, Reaction, Room, Standing, User
 from tests.support.fake_slack import FakeSlack
 from tests.support.slack import (
     FORM,
@@ -40,6 +40,7 @@ async def test_a_signed_slash_command_is_acknowledged_and_becomes_a_command(
             text="sign L1",
             seen_by_room=False,
             tz="Europe/Berlin",
+            standing=Standing("T01ND2P8N91", True),  # a full member of the bot's workspace
         )
     ]
 
@@ -114,7 +115,8 @@ async def test_reactions_become_reactions_with_the_sign_emoji_as_configured(
     await http_adapter.drain()
     room, user = Room("slack", "C0ROOM0001"), User("slack", "U0SIGNER01")
     assert recorder.events == [
-        Reaction("Ev1", user, room, "1700000000.000001", "✍️", True),
+        Reaction("Ev1", user, room, "1700000000.000001", "✍️", True,
+                 standing=Standing("T01ND2P8N91", True)),  # a sign: who may, asked of Slack
         Reaction("Ev2", user, room, "1700000000.000001", "✍️", False),
         Reaction("Ev3", user, room, "1700000000.000001", ":heart_eyes:", True),
     ]

@@ -10,7 +10,19 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.base import Handler
 from bot.app import App
-from bot.events import Command, Edit, Post, Private, Reaction, Redact, Reply, Room, User, plain
+from bot.events import (
+    Command,
+    Edit,
+    Post,
+    Private,
+    Reaction,
+    Redact,
+    Reply,
+    Room,
+    Standing,
+    User,
+    plain,
+)
 
 TEST_KEY = base64.urlsafe_b64encode(b"k" * 32).decode()
 
@@ -72,21 +84,24 @@ class Bot:
 
     async def say(self, who: str, text: str, *, platform: str = "console",
                   room: str = "general", seen_by_room: bool = False,
-                  event_id: str | None = None, direct: bool = False) -> list[Reply]:
+                  event_id: str | None = None, direct: bool = False,
+                  standing: Standing | None = None) -> list[Reply]:
         before = {p: len(r.sent) for p, r in self.recorders.items()}
         await self.app.handle(Command(
             event_id or str(uuid.uuid4()), User(platform, who), Room(platform, room, direct=direct),
             text, seen_by_room=seen_by_room, message_ref=f"cmd-{uuid.uuid4()}",
+            standing=standing,
         ))
         return [r for p, rec in self.recorders.items() for r in rec.sent[before[p]:]]
 
     async def react(self, who: str, message_ref: str, emoji: str = "✍️", *, added: bool = True,
                     platform: str = "console", room: str = "general",
-                    reaction_ref: str | None = None) -> list[Reply]:
+                    reaction_ref: str | None = None,
+                    standing: Standing | None = None) -> list[Reply]:
         before = {p: len(r.sent) for p, r in self.recorders.items()}
         await self.app.handle(Reaction(str(uuid.uuid4()), User(platform, who),
                                        Room(platform, room), message_ref, emoji, added,
-                                       reaction_ref))
+                                       reaction_ref, standing))
         return [r for p, rec in self.recorders.items() for r in rec.sent[before[p]:]]
 
     async def new(self, who: str = "alice", options: str = "", **kw: object) -> str:

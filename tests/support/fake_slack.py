@@ -101,6 +101,9 @@ class FakeSlack:
         self.uploads: dict[str, bytes] = {}
         self.time_zones: dict[str, str] = {}
         self.display_names: dict[str, str] = {}  # user id -> profile.display_name
+        # user id -> users.info fields that differ from a full member of TEAM (a guest:
+        # is_restricted; a Slack Connect user: team_id of their own organisation, ...)
+        self.user_facts: dict[str, dict[str, Any]] = {}
         self.limits: dict[str, Bucket] = {}
         self.force_429: dict[str, int] = {}
         self.fail: dict[str, str] = {}  # method -> Slack error code to answer with
@@ -308,8 +311,15 @@ class FakeSlack:
                 "profile": {"display_name": self.display_names.get(user, ""),
                             "display_name_normalized": self.display_names.get(user, ""),
                             "real_name": "", "real_name_normalized": "", "team": TEAM},
+                "is_admin": False,
+                "is_owner": False,
+                "is_primary_owner": False,
+                "is_restricted": False,
+                "is_ultra_restricted": False,
                 "is_bot": False,
+                "is_app_user": False,
                 "updated": 1700000000,
+                **self.user_facts.get(user, {}),
             }
         }
 
