@@ -54,8 +54,9 @@ test: lint typecheck pytest
 
 PEER := bench/.venvs/reminder-bot/.installed
 
-# The peer bot for bench/matrix_reply.py, in its own virtual environment (its pins are not
-# ours). If it cannot be installed, the benchmark runs without it and says so.
+# The peer bot for bench/matrix_reply.py and bench/footprint.py, in its own virtual
+# environment (its pins are not ours). If it cannot be installed, the benchmarks run
+# without it and say so.
 $(PEER):
 	$(PYTHON) -m venv bench/.venvs/reminder-bot
 	bench/.venvs/reminder-bot/bin/python -m pip install --quiet --upgrade pip
