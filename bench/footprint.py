@@ -6,6 +6,8 @@ wrapper that can report ``sys.modules``), connected to the test Synapse (E2EE on
 configured by default) and to the fake Slack over Socket Mode. "Ready" is the bot's log
 line ``scheduler started``, printed once every adapter has started. The floor process
 imports exactly the modules the bot had loaded at ready, ours excepted, and says ready.
+Both run from byte-code: ours is made first, as `make install` makes it (pip made the
+libraries'; with PYTHONDONTWRITEBYTECODE, or a read-only checkout, no run would write it).
 
 In the same run, taking turns with Undersign's Matrix-only runs, the peer
 matrix-reminder-bot (from bench/.venvs/reminder-bot, made by `make bench`; configured as
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import compileall
 import contextlib
 import json
 import os
@@ -245,6 +248,8 @@ async def main(runs: int) -> int:
 
     for var in PROXY_VARIABLES:
         os.environ.pop(var, None)
+    for package in ("bot", "adapters", "commands"):  # as `make install` does (see Makefile)
+        compileall.compile_dir(ROOT / package, quiet=1)
     work = Path(tempfile.mkdtemp(prefix="undersign-footprint-"))
     hs = Synapse(work / "synapse")
     hs.start()
