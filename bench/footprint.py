@@ -8,6 +8,9 @@ line ``scheduler started``, printed once every adapter has started. The floor pr
 imports exactly the modules the bot had loaded at ready, ours excepted, and says ready.
 Both run from byte-code: ours is made first, as `make install` makes it (pip made the
 libraries'; with PYTHONDONTWRITEBYTECODE, or a read-only checkout, no run would write it).
+Beside the wall-clock time to ready, each process's CPU time until then (from
+/proc/PID/schedstat): what start-up costs the process itself, without its waits for a CPU,
+the network or Synapse.
 
 In the same run, taking turns with Undersign's Matrix-only runs, the peer
 matrix-reminder-bot (from bench/.venvs/reminder-bot, made by `make bench`; configured as
@@ -75,6 +78,12 @@ def child_floor(modules_in: str) -> None:
     print(READY, file=sys.stderr, flush=True)
     while True:
         signal.pause()
+
+
+def cpu_s(pid: int) -> float:
+    """Seconds the process has run on a CPU, without its waits for one, for the network or
+    for Synapse: what start-up costs the process itself."""
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
 
 
 def rss_mb(pid: int) -> float:
@@ -168,21 +177,27 @@ class Result:
     name: str
     ready: list[float]
     floor_ready: list[float]
+    cpu: list[float]
+    floor_cpu: list[float]
     rss: list[float]
     floor_rss: list[float]
     libraries: list[str]
 
     def line(self) -> str:
         ready, floor = statistics.median(self.ready), statistics.median(self.floor_ready)
+        cpu, floor_cpu = statistics.median(self.cpu), statistics.median(self.floor_cpu)
         rss, floor_rss = statistics.median(self.rss), statistics.median(self.floor_rss)
         wrong = "  <- not only the enabled adapters" if self.wrong else ""
         return (f"  {self.name:<12} {ready:7.2f}s {floor:7.2f}s {ready / floor:6.2f}"
+                f"   {cpu:6.2f}s {floor_cpu:6.2f}s {cpu / floor_cpu:6.2f}"
                 f"   {rss:5.1f}MB {floor_rss:5.1f}MB {rss / floor_rss:6.2f}"
                 f"   {', '.join(self.libraries) or 'none'}{wrong}")
 
     def spread(self) -> str:
         ratios = [b / f for b, f in zip(self.ready, self.floor_ready, strict=True)]
+        cpu = [b / f for b, f in zip(self.cpu, self.floor_cpu, strict=True)]
         return (f"  {self.name:<12} each run: ready ratio {min(ratios):.2f}–{max(ratios):.2f},"
+                f" CPU ratio {min(cpu):.2f}–{max(cpu):.2f},"
                 f" RSS {min(self.rss):.1f}–{max(self.rss):.1f}MB")
 
     @property
@@ -196,9 +211,10 @@ async def measure(name: str, folder: Path, env: dict[str, str], runs: int,
                   peer: Peer | None = None) -> Result:
     config = str(folder / "undersign.toml")
     modules = folder / "modules.json"
-    result = Result(name, [], [], [], [], [])
+    result = Result(name, [], [], [], [], [], [], [])
     for run in range(runs + 1):  # run 0 warms up: byte-code, database, device keys
         proc, took = await start_until_ready(python("--bot", config, str(modules)), env, folder)
+        cpu = cpu_s(proc.pid)
         await asyncio.sleep(IDLE_S)
         mb = rss_mb(proc.pid)
         if run == 0:
@@ -209,6 +225,7 @@ async def measure(name: str, folder: Path, env: dict[str, str], runs: int,
                 await asyncio.sleep(0.05)
         await stop(proc)
         floor, floor_took = await start_until_ready(python("--floor", str(modules)), env, folder)
+        floor_cpu = cpu_s(floor.pid)
         await asyncio.sleep(IDLE_S)
         floor_mb = rss_mb(floor.pid)
         await stop(floor)
@@ -216,8 +233,10 @@ async def measure(name: str, folder: Path, env: dict[str, str], runs: int,
             await peer.once(IDLE_S, keep=run > 0)
         if run:
             result.ready.append(took)
+            result.cpu.append(cpu)
             result.rss.append(mb)
             result.floor_ready.append(floor_took)
+            result.floor_cpu.append(floor_cpu)
             result.floor_rss.append(floor_mb)
     loaded = {m.split(".", 1)[0] for m in json.loads(modules.read_text())}
     result.libraries = [m for m in (*SLACK_LIBS, *MATRIX_LIBS) if m in loaded]
@@ -285,13 +304,14 @@ async def main(runs: int) -> int:
         await fake.stop()
         hs.stop()
     print(f"footprint: median of {runs} runs after a warm-up; RSS after {IDLE_S:g} s idle at ready")
-    print(f"  {'':<12} {'ready':>8} {'floor':>8} {'ratio':>6}   {'RSS':>7} {'floor':>7} {'ratio':>6}"
-          "   libraries loaded")
+    print(f"  {'':<12} {'ready':>8} {'floor':>8} {'ratio':>6}   {'CPU':>7} {'floor':>7} {'ratio':>6}"
+          f"   {'RSS':>7} {'floor':>7} {'ratio':>6}   libraries loaded")
     for result in results:
         print(result.line())
     for result in results:
         print(result.spread())
-    print("  targets: ratios ≤ 1.1; only the enabled adapters' libraries loaded")
+    print("  targets: ratios ≤ 1.1 (ready and RSS); only the enabled adapters' libraries loaded;"
+          " CPU = seconds on a CPU until ready, waits left out")
     print(peer_line(peer, statistics.median(results[0].rss)))
     return 1 if any(result.wrong for result in results) else 0
 
