@@ -142,13 +142,13 @@ class MatrixAdapter:
         if self.config.e2ee and self.cross_sign:
             await self.trust.load_identity()
         await self.session.open()
-        if self.config.e2ee:
-            self.trust.load_pins()
-            if self.cross_sign:
-                self.own = await self.trust.set_up()
-                level = logging.INFO if self.own.device_signed else logging.WARNING
-                log.log(level, "%s", self.own.line(self._c.device_id))
-        await self.direct.load()
+        # The direct rooms are read while the cross-signing is checked: neither needs the other.
+        direct = asyncio.create_task(self.direct.load(), name="matrix-direct-rooms")
+        try:
+            await self._set_up_trust()
+            await direct
+        finally:
+            direct.cancel()  # only if the check failed first
         since = await self.state.get_state(SYNC_POSITION)
         if since is None:
             # Synapse may answer a repeated initial sync from its response cache, with an
@@ -167,6 +167,17 @@ class MatrixAdapter:
             asyncio.create_task(self._sync_loop(since), name="matrix-sync"),
             asyncio.create_task(self._worker(), name="matrix-worker"),
         ]
+
+    async def _set_up_trust(self) -> None:
+        """With E2EE: the pinned identities, and the bot's cross-signing as the homeserver
+        has it (uploaded, this device signed), before any sync or send."""
+        if not self.config.e2ee:
+            return
+        self.trust.load_pins()
+        if self.cross_sign:
+            self.own = await self.trust.set_up()
+            level = logging.INFO if self.own.device_signed else logging.WARNING
+            log.log(level, "%s", self.own.line(self._c.device_id))
 
     async def stop(self) -> None:
         """Stop syncing, let the worker finish what was received (bounded), then close."""

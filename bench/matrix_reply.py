@@ -63,7 +63,7 @@ blocklist:
   enabled: false
   regexes: []
 logging:
-  level: WARNING
+  level: {level}
   file_logging:
     enabled: false
   console_logging:
@@ -251,7 +251,8 @@ def start_peer(hs: Synapse, work: Path) -> tuple[str, subprocess.Popen[bytes]]:
     peer_dir = work / "reminder-bot"
     peer_dir.mkdir()
     (peer_dir / "config.yaml").write_text(PEER_CONFIG.format(
-        user_id=peer_acc.user_id, password=password, url=hs.url, folder=peer_dir))
+        user_id=peer_acc.user_id, password=password, url=hs.url, folder=peer_dir,
+        level="WARNING"))
     proc = subprocess.Popen(
         [str(PEER), str(peer_dir / "config.yaml")], cwd=peer_dir,
         stdout=subprocess.DEVNULL, stderr=(peer_dir / "log").open("wb"),

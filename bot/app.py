@@ -218,8 +218,7 @@ class App:
                 with contextlib.suppress(NotImplementedError, RuntimeError):
                     loop.add_signal_handler(sig, self.stopping.set)
             log.info("Undersign is starting (%s)", ", ".join(self.adapters))
-            for adapter in self.adapters.values():
-                await adapter.start(self.handle)
+            await self.start_adapters()
             await self.scheduler.start()
             if self.config.ops.listen:
                 await self.start_ops(*self.config.ops.address)
@@ -233,6 +232,21 @@ class App:
                 task.cancel()
         finally:
             await self.close()
+
+    async def start_adapters(self) -> None:
+        """Start every adapter at once: each one's round trips (a Matrix login and sync,
+        Slack's auth.test and Socket Mode link) need nothing from another's. If one fails,
+        the others' starts are cancelled and its exception is raised as it was (``run``
+        then closes everything)."""
+        starts = [asyncio.create_task(adapter.start(self.handle), name=f"{name}-start")
+                  for name, adapter in self.adapters.items()]
+        try:
+            await asyncio.gather(*starts)
+        except BaseException:
+            for task in starts:
+                task.cancel()
+            await asyncio.gather(*starts, return_exceptions=True)
+            raise
 
     async def start_ops(self, host: str, port: int) -> Ops:
         """``/healthz`` and ``/metrics`` (bot/ops.py), counting from now on."""

@@ -80,15 +80,14 @@ class Store:
         # Store.transaction(write_first=True).
         db = await aiosqlite.connect(str(path), isolation_level="IMMEDIATE")
         db.row_factory = aiosqlite.Row
-        for pragma in (
+        await db.executescript(";".join((  # one round trip to SQLite's thread
             "PRAGMA journal_mode=WAL",
             "PRAGMA synchronous=FULL",
             "PRAGMA foreign_keys=ON",
             "PRAGMA secure_delete=ON",
             "PRAGMA temp_store=MEMORY",  # the probes of Tx._letters_where never touch disk
             "PRAGMA busy_timeout=5000",
-        ):
-            await db.execute(pragma)
+        )))
         store = cls(db, sealer)
         try:
             await store._migrate()
