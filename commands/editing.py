@@ -1,4 +1,5 @@
-"""edit L<n>: change a letter's title, link, deadline, visibility or threshold.
+"""edit L<n>: change a letter's title, link, deadline, visibility or threshold (a link or
+a deadline may be removed: ``none``).
 
 Before anyone has signed, an edit changes the letter in place. After, a new title or link
 makes a new version: a signature belongs to the text that was signed, so signatures of
@@ -28,7 +29,7 @@ ALREADY_SHOWN = ("What was already shown stays known to whoever saw it (names, c
 
 @router.letter_command(
     "edit",
-    'edit L<n> [title "…"] [link URL] [deadline WHEN|none] '
+    'edit L<n> [title "…"] [link URL|none] [deadline WHEN|none] '
     "[visibility public|count|sealed] [threshold N] [only SERVER[,SERVER]|only anyone]",
     "change a letter; once signed, a new title or link is a new version that its signers "
     "confirm by signing again", order=105, role="organizer")
@@ -73,19 +74,26 @@ async def _edited(ctx: RoomContext, letter: Letter, options: dict[str, list[Toke
     deadline = letter.deadline
     if "deadline" in options:
         given = options["deadline"]
-        none = len(given) == 1 and given[0].word == "none"
-        deadline = None if none else fields.deadline(given, ctx.tz, ctx.now)
+        deadline = None if _none(given) else fields.deadline(given, ctx.tz, ctx.now)
+    link = letter.link
+    if "link" in options:
+        link = None if _none(options["link"]) else fields.link(options["link"])
     visibility = (fields.visibility(options["visibility"]) if "visibility" in options
                   else letter.visibility)
     return replace(
         letter,
         title=fields.title(options["title"]) if "title" in options else letter.title,
-        link=fields.link(options["link"]) if "link" in options else letter.link,
+        link=link,
         deadline=deadline,
         visibility=visibility,
         threshold=fields.threshold(options, visibility, letter.threshold),
         only=fields.only(options["only"]) if "only" in options else letter.only,
     )
+
+
+def _none(given: list[Token]) -> bool:
+    """``none`` alone, unquoted: the field is removed (a link or a deadline)."""
+    return len(given) == 1 and given[0].word == "none"
 
 
 def _refuse_less_private(letter: Letter, edited: Letter) -> None:
