@@ -11,15 +11,16 @@ promised them."""
 from __future__ import annotations
 
 from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 from bot.context import RoomContext
-from bot.events import Link, Said, Segment
+from bot.events import Editable, Link, Private, Said, Segment
 from bot.model import Letter
 from bot.registry import Router
 from bot.syntax import Token, UsageError, shorten
 from commands import fields, render
 from commands.announcements import update_announcements
-from commands.parser import split_options
+from commands.parser import no_more, split_options
 
 router = Router()
 
@@ -42,8 +43,7 @@ async def edit(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     if not options:
         raise UsageError("Say what to change: title, link, deadline, visibility, threshold "
                          "or only, each with its new value.")
-    if not letter.is_open:
-        raise UsageError(f"{letter.ref} is closed; it can no longer be edited.")
+    _refuse_closed(letter)
     edited = await _edited(ctx, letter, options)
     signed = await ctx.tx.any_signature(letter.id)
     if signed:
@@ -67,6 +67,39 @@ async def edit(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
         said.append("\n" + ALREADY_SHOWN)
     said.append("\nEvery announcement of it was updated.")
     ctx.tell(*said)
+
+
+@router.letter_command(
+    "fields", "fields L<n>",
+    "a letter's title, link, deadline, visibility and threshold, as edit changes them",
+    order=104, role="organizer", reads_only=True)
+async def fields_of(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
+    """What ``edit`` can change, as it is now: to its organizers, as text and as
+    ``Editable`` (Slack's Edit form opens filled in with it). Anyone else gets the
+    dispatcher's refusal, and where the letter is not theirs to see, the one for a letter
+    that does not exist."""
+    no_more(args)
+    _refuse_closed(letter)
+    deadline = letter.deadline.astimezone(ZoneInfo(ctx.tz)) if letter.deadline else None
+    editable = Editable(letter.id, letter.title, letter.link, deadline,
+                        str(letter.visibility), letter.threshold)
+    body: list[Segment] = [f"{letter.ref} as edit changes it:\ntitle “", Said(letter.title),
+                           "”\nlink ", *([Link(letter.link)] if letter.link else ["none"]),
+                           "\ndeadline ",
+                           render.when(letter.deadline, ctx.tz) if letter.deadline else "none",
+                           f"\nvisibility {letter.visibility}"]
+    if letter.threshold is not None:
+        body.append(f"\nthreshold {letter.threshold}")
+    prefix = ctx.words().prefix
+    body += [f"\nwho may sign: {render.who_may_sign(letter)}",
+             f"\nTo change one: {prefix} edit {letter.ref} and the field with its new value "
+             f"({prefix} help edit)."]
+    ctx.replies.append(Private(ctx.user, tuple(body), ctx.room, editable=editable))
+
+
+def _refuse_closed(letter: Letter) -> None:
+    if not letter.is_open:
+        raise UsageError(f"{letter.ref} is closed; it can no longer be edited.")
 
 
 async def _edited(ctx: RoomContext, letter: Letter, options: dict[str, list[Token]]) -> Letter:

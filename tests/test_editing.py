@@ -252,3 +252,29 @@ async def test_on_a_sealed_letter_earlier_version_signers_count_toward_no_thresh
     # once shown, a list stays open, even when a new version leaves it below the threshold
     await bot.say("alice", 'edit L1 title "Sealed, third"')
     assert "Signed by 0:" in privately(await bot.say("alice", "final L1"), "alice")
+
+
+async def test_fields_shows_an_organizer_what_edit_changes_and_refuses_everyone_else(
+    bot: Bot,
+) -> None:
+    await _letter(bot, "deadline 2026-12-20 17:00 visibility sealed threshold 4")
+    replies = await bot.say("alice", "fields L1", tz="America/Chicago")
+    [answer] = [r for r in replies if isinstance(r, Private)]
+    assert answer.editable is not None
+    assert (answer.editable.title, answer.editable.link, answer.editable.visibility,
+            answer.editable.threshold) == ("Pay letter", "https://example.org/v1", "sealed", 4)
+    deadline = answer.editable.deadline
+    assert deadline is not None and deadline.strftime("%Y-%m-%d %H:%M") == "2026-12-20 11:00"
+    text = plain(answer.body)
+    assert "title “Pay letter”" in text and "link https://example.org/v1" in text
+    assert "visibility sealed" in text and "threshold 4" in text and "edit L1" in text
+    # someone who sees the letter is told it is for organizers; elsewhere it does not exist
+    refused = [r for r in await bot.say("bob", "fields L1") if isinstance(r, Private)]
+    assert [r.refused for r in refused] == ["Only the organizers of L1 can do that."]
+    assert refused[0].editable is None and "Pay letter" not in plain(refused[0].body)
+    hidden = [r for r in await bot.say("bob", "fields L1", room="second")
+              if isinstance(r, Private)]
+    assert [r.refused for r in hidden] == ["There is no letter L1."]
+    await bot.say("alice", "close L1")
+    closed = [r for r in await bot.say("alice", "fields L1") if isinstance(r, Private)]
+    assert [r.refused for r in closed] == ["L1 is closed; it can no longer be edited."]
