@@ -232,10 +232,10 @@ def _digest(text: str) -> str:
 
 def _fitted(meta: dict[str, Any]) -> dict[str, Any]:
     was = meta.get("was")
-    if not isinstance(was, dict) or len(json.dumps(meta, ensure_ascii=False)) <= METADATA_LIMIT:
+    if (not isinstance(was, dict) or "link" not in was
+            or len(json.dumps(meta, ensure_ascii=False)) <= METADATA_LIMIT):
         return meta
-    link = str(was.pop("link", ""))
-    was[LINK_DIGEST] = _digest(link)
+    was[LINK_DIGEST] = _digest(str(was.pop("link")))
     return meta
 
 

@@ -321,6 +321,8 @@ def test_a_link_too_long_for_the_metadata_is_kept_as_a_digest_that_still_tells_a
     assert views.edit_command(3, replace(form, link="https://example.org/new"), was) == \
         'edit L3 link "https://example.org/new"'
     assert views.edit_command(3, replace(form, link=""), was) == "edit L3 link none"
+    # the visibility buttons rebuild it from its metadata: the digest stays as it was
+    assert views.metadata(views.edit_letter(3, ROOM, was, "sealed"))["was"] == was
 
 
 async def _three_signers(slack: Slack) -> int:
