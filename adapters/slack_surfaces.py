@@ -16,7 +16,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from slack_sdk.errors import SlackApiError
@@ -24,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 from adapters import slack_translate as tr
 from adapters import slack_views as views
 from adapters.slack_send import error_code
-from bot.events import Command, Edit, Held, Post, Private, Reply, Room, User
+from bot.events import Command, Edit, Held, Post, Private, Reply, Room, Said, User
 
 if TYPE_CHECKING:
     from adapters.slack import SlackAdapter
@@ -182,16 +182,20 @@ class Surfaces:
         await self._submit(ack, body, form, problem, form.channel or HOME, views.new_command(form))
 
     async def on_edit_submission(self, ack: Ack, body: Mapping[str, Any]) -> None:
-        """A submitted "Edit": the same ``edit`` line as typed; a refusal comes back beside
-        its field, an edit made closes the modal (the core updates every announcement)."""
+        """A submitted "Edit": the same ``edit`` line as typed, with only the fields that
+        differ from those it opened with; a refusal comes back beside its field, an edit
+        made closes the modal (the core updates every announcement)."""
         view = tr.map_of(body.get("view"))
         letter = views.metadata(view).get("letter")
         if not isinstance(letter, int):
             await ack()
             return
-        form = views.read_form(view)
-        await self._submit(ack, body, form, views.form_problem(form), form.channel or HOME,
-                           views.edit_command(letter, form))
+        form, was = views.read_form(view), views.was_of(view)
+        text = views.edit_command(letter, form, was)
+        problem = views.form_problem(form, was)
+        if problem is None and text is None:
+            problem = views.TITLE, views.NOTHING_CHANGED
+        await self._submit(ack, body, form, problem, form.channel or HOME, text or "")
 
     async def _submit(self, ack: Ack, body: Mapping[str, Any], form: views.LetterForm,
                       problem: tuple[str, str] | None, where: str, text: str) -> None:
@@ -230,16 +234,58 @@ class Surfaces:
         if entry.opens is not None and trigger is not None:
             if entry.opens == "answer":
                 await self._show(trigger, user, room, entry.key, letter)
-                return
-            form = (views.close_letter(letter, channel) if entry.opens == "close"
-                    else views.edit_letter(letter, channel))
-            await self._call("views.open", self._client.views_open, trigger_id=trigger,
-                             view=form)
+            elif entry.opens == "edit":
+                self.adapter.response_urls.remember(body)
+                await self._open_edit(trigger, user, room, letter)
+            else:
+                await self._call("views.open", self._client.views_open, trigger_id=trigger,
+                                 view=views.close_letter(letter, channel))
             return
         self.adapter.response_urls.remember(body)
         await self.adapter.dispatch(Command(
             f"act:{trigger or uuid.uuid4()}", user, room, text,
             tz=await self.adapter.timezone(user.id)))
+
+    async def _open_edit(self, trigger: str, user: User, room: Room, letter: int) -> None:
+        """The Edit modal, filled in with what the core answers ``fields L<letter>`` (the
+        letter's editable fields, to an organizer); anyone else gets the core's refusal,
+        privately, and no form. An answer slower than DECIDE_SECONDS opens the modal as
+        being prepared and turns it into the form (or the refusal) when it comes."""
+        title = f"Edit L{letter}"
+        capture = await self.run(Command(f"act:{trigger}", user, room, f"fields L{letter}",
+                                         tz=await self.adapter.timezone(user.id)),
+                                 Capture(user, keep_all=True), patient=True)
+        if capture.decided.is_set():
+            form = self._edit_form(capture, letter, room)
+            if form is not None:
+                await self._call("views.open", self._client.views_open, trigger_id=trigger,
+                                 view=form)
+                return
+            for reply in capture.kept:  # a refusal, said where they clicked, without the
+                # usage of ``fields``, which they did not type
+                await self.adapter.sender.send(replace(reply, body=(Said(reply.refused),))
+                                               if reply.refused is not None else reply)
+            return
+        opened = await self._call("views.open", self._client.views_open, trigger_id=trigger,
+                                  view=views.preparing(title, text=views.PREPARING_EDIT))
+        view_id = tr.map_of(opened.get("view") if opened is not None else None).get("id")
+        if not isinstance(view_id, str):
+            capture.decided.set()
+            return
+        await self.wait(capture, ANSWER_SECONDS)
+        form = self._edit_form(capture, letter, room)
+        if form is None:
+            form = (views.answer(title, self.answer_blocks(capture.kept)) if capture.kept
+                    else views.preparing(title, late=True))
+        await self._call("views.update", self._client.views_update, view_id=view_id, view=form)
+
+    @staticmethod
+    def _edit_form(capture: Capture, letter: int, room: Room) -> views.View | None:
+        editable = next((r.editable for r in capture.kept if r.editable is not None), None)
+        if editable is None or editable.letter_id != letter:
+            return None
+        return views.edit_letter(letter, None if room.id == HOME else room.id,
+                                 views.opened_values(editable))
 
     async def on_close_submission(self, ack: Ack, body: Mapping[str, Any]) -> None:
         """The Close modal confirmed: the letter closes, and the answer (the final list,

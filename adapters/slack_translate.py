@@ -200,8 +200,10 @@ class MenuEntry:
     """One entry of an announcement's overflow menu: its label and the command it runs
     (``{ref}``: the letter's id). ``opens``: None, the command is answered as typed
     (ephemerally); "answer", its answer opens in a modal; "close", a modal asks first (an
-    answer that cannot be undone); "edit", the Edit modal, whose submission is the
-    command. Entries for organizers say so; the core refuses them to anyone else."""
+    answer that cannot be undone); "edit", the Edit modal, filled in from the core's
+    answer to ``fields`` (refused privately, with no form, to anyone else), whose
+    submission is the command. Entries for organizers say so; the core refuses them to
+    anyone else."""
 
     label: str
     command: str

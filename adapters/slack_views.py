@@ -10,6 +10,7 @@ Slack's limits: a title of 24 characters, 100 blocks, 3,000 characters per text 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 
 from adapters import slack_translate as tr
 from adapters.slack_manifest import SHORTCUT_CALLBACK
-from bot.events import Held
+from bot.events import Editable, Held
 
 Payload = Mapping[str, Any]
 View = dict[str, Any]
@@ -38,9 +39,9 @@ HOME_ACTIONS: Mapping[str, str] = {
 HOME_CLOSE = "undersign_home_close"
 
 # block ids of the "Start a letter" and "Edit" modals (each input's action id is the same)
-CHANNEL, TITLE, LINK, DATE, TIME, NO_DEADLINE, VISIBILITY, THRESHOLD = (
-    "channel", "title", "link", "deadline_date", "deadline_time", "deadline_none",
-    "visibility", "threshold")
+CHANNEL, TITLE, LINK, NO_LINK, DATE, TIME, NO_DEADLINE, VISIBILITY, THRESHOLD = (
+    "channel", "title", "link", "link_none", "deadline_date", "deadline_time",
+    "deadline_none", "visibility", "threshold")
 # The visibility radio buttons dispatch their choice (the threshold shows for sealed):
 # Slack sends the element's action id, which is its block's.
 VISIBILITY_ACTION = VISIBILITY
@@ -95,7 +96,7 @@ def _modal(callback: str, title: str, blocks: list[dict[str, Any]], *,
     if submit:
         view["submit"] = _plain(submit, 24)
     if metadata is not None:
-        view["private_metadata"] = json.dumps(dict(metadata))
+        view["private_metadata"] = json.dumps(dict(metadata), ensure_ascii=False)
     return view
 
 
@@ -129,19 +130,37 @@ THRESHOLD_HINT = ("No name is shown to anyone until this many people who do not 
                   "the letter have signed.")
 
 
-def _letter_fields(chosen: str | None, *, editing: bool) -> list[dict[str, Any]]:
+def _removal(block_id: str, label: str, text: str) -> dict[str, Any]:
+    return _input(block_id, label, {"type": "checkboxes", "options": [
+        {"text": _plain(text, LABELS), "value": "none"}]}, optional=True)
+
+
+def _letter_fields(chosen: str | None, *, editing: bool,
+                   was: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """The fields both modals share, after the title: link, deadline, who sees who signed,
-    and the threshold once sealed is chosen. ``chosen``: the visibility picked (none, in
-    Edit: unchanged)."""
-    blocks = [_input(LINK, "Link to the draft", {
-        "type": "plain_text_input", "placeholder": _plain("https://…", 150)}, optional=True)]
-    blocks.append(_input(DATE, "Deadline (day)", {"type": "datepicker"}, optional=True,
+    and the threshold once sealed is chosen. ``chosen``: the visibility picked; ``was``:
+    an Edit form's values as opened (the letter as it was), shown filled in."""
+    was = was or {}
+    link: dict[str, Any] = {"type": "plain_text_input", "placeholder": _plain("https://…", 150)}
+    if was.get("link"):
+        link["initial_value"] = was["link"]
+    blocks = [_input(LINK, "Link to the draft", link, optional=True,
+                     hint="Clear it, or tick Remove the link, to remove it." if editing
+                     else None)]
+    if editing:
+        blocks.append(_removal(NO_LINK, "No link", "Remove the link"))
+    date: dict[str, Any] = {"type": "datepicker"}
+    time: dict[str, Any] = {"type": "timepicker"}
+    if was.get("date"):
+        date["initial_date"] = was["date"]
+    if was.get("time"):
+        time["initial_time"] = was["time"]
+    blocks.append(_input(DATE, "Deadline (day)", date, optional=True,
                          hint="Signing closes by itself then. A day alone means 09:00."))
-    blocks.append(_input(TIME, "Deadline (time)", {"type": "timepicker"}, optional=True,
+    blocks.append(_input(TIME, "Deadline (time)", time, optional=True,
                          hint="In your Slack time zone."))
     if editing:
-        blocks.append(_input(NO_DEADLINE, "No deadline", {"type": "checkboxes", "options": [
-            {"text": _plain("Remove the deadline", LABELS), "value": "none"}]}, optional=True))
+        blocks.append(_removal(NO_DEADLINE, "No deadline", "Remove the deadline"))
     options = [{"text": _plain(label, LABELS), "description": _plain(line, LABELS),
                 "value": value} for value, label, line in VISIBILITIES]
     radio: dict[str, Any] = {"type": "radio_buttons", "options": options}
@@ -149,12 +168,15 @@ def _letter_fields(chosen: str | None, *, editing: bool) -> list[dict[str, Any]]
     if initial:
         radio["initial_option"] = initial[0]
     blocks.append(_input(VISIBILITY, "Who sees who signed", radio, optional=editing, dispatch=True,
-                         hint="Unpicked, it stays as it is. Once someone has signed, only more "
-                              "private: public → count → sealed." if editing else None))
+                         hint="Once someone has signed, only more private: public → count → "
+                              "sealed." if editing else None))
     if chosen == "sealed":
-        blocks.append(_input(THRESHOLD, "Threshold", {
-            "type": "plain_text_input", "placeholder": _plain("How many must sign", 150)},
-            optional=editing, hint=THRESHOLD_HINT))
+        threshold: dict[str, Any] = {"type": "plain_text_input",
+                                     "placeholder": _plain("How many must sign", 150)}
+        if was.get("threshold") and was.get("visibility") == "sealed":
+            threshold["initial_value"] = was["threshold"]
+        blocks.append(_input(THRESHOLD, "Threshold", threshold, optional=editing,
+                             hint=THRESHOLD_HINT))
     return blocks
 
 
@@ -177,20 +199,60 @@ def new_letter(channel: str | None, visibility: str = "count") -> View:
                   metadata={"channel": channel})
 
 
-EDIT_INTRO = ("Fill in only what you want to change: empty fields stay as they are. Once "
-              "someone has signed, a new title or link makes a new version, which its "
-              "signers confirm by signing again. To change a sealed letter's threshold, pick "
-              "Sealed.")
+EDIT_INTRO = ("This is the letter as it is now: change what you want to change, and what "
+              "you leave stays as it is. Once someone has signed, a new title or link (or "
+              "removing the link) makes a new version, which its signers confirm by signing "
+              "again.")
+NOTHING_CHANGED = ("Nothing was changed: the form is as it was when you opened it. Change a "
+                   "field, or Cancel.")
+# The values an Edit form was opened with ride in its private_metadata (Slack's 3,000
+# characters), so that its submission says only what the person changed. A link too long
+# to fit beside the title is kept as a digest, enough to tell whether it changed.
+METADATA_LIMIT = 3000
+LINK_DIGEST = "link_digest"
 
 
-def edit_letter(letter: int, channel: str | None, visibility: str | None = None) -> View:
-    """The "Edit" modal of letter ``letter``: every field optional and empty (the adapter
-    keeps no letter's data), so that what is filled in is what changes."""
-    blocks = [_section(EDIT_INTRO), _input(TITLE, "New title", {
-        "type": "plain_text_input", "max_length": MAX_TITLE}, optional=True)]
-    blocks += _letter_fields(visibility, editing=True)
+def opened_values(editable: Editable) -> dict[str, str]:
+    """A letter's fields as the Edit form shows them ("" for none): the deadline as a day
+    and a time in the person's zone, as the pickers hold them."""
+    deadline = editable.deadline
+    return {
+        "title": editable.title,
+        "link": editable.link or "",
+        "date": deadline.strftime("%Y-%m-%d") if deadline else "",
+        "time": deadline.strftime("%H:%M") if deadline else "",
+        "visibility": editable.visibility,
+        "threshold": str(editable.threshold) if editable.threshold is not None else "",
+    }
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+
+
+def _fitted(meta: dict[str, Any]) -> dict[str, Any]:
+    was = meta.get("was")
+    if (not isinstance(was, dict) or "link" not in was
+            or len(json.dumps(meta, ensure_ascii=False)) <= METADATA_LIMIT):
+        return meta
+    was[LINK_DIGEST] = _digest(str(was.pop("link")))
+    return meta
+
+
+def edit_letter(letter: int, channel: str | None, was: Mapping[str, str] | None = None,
+                visibility: str | None = None) -> View:
+    """The "Edit" modal of letter ``letter``, filled in with ``was``, its fields as the
+    core answered ``fields`` to this organizer (the adapter keeps no letter's data). The
+    values it opened with ride in its ``private_metadata``: the submission sends only
+    what differs from them."""
+    was = {k: v for k, v in (was or {}).items() if isinstance(v, str)}
+    title: dict[str, Any] = {"type": "plain_text_input", "max_length": MAX_TITLE}
+    if was.get("title"):
+        title["initial_value"] = was["title"]
+    blocks = [_section(EDIT_INTRO), _input(TITLE, "Title", title)]
+    blocks += _letter_fields(visibility or was.get("visibility"), editing=True, was=was)
     return _modal(EDIT_CALLBACK, f"Edit L{letter}", blocks, submit="Save", close="Cancel",
-                  metadata={"letter": letter, "channel": channel})
+                  metadata=_fitted({"letter": letter, "channel": channel, "was": was}))
 
 
 def rebuilt(view: Payload, visibility: str) -> View | None:
@@ -202,7 +264,8 @@ def rebuilt(view: Payload, visibility: str) -> View | None:
     if callback == NEW_CALLBACK:
         return new_letter(channel, visibility)
     if callback == EDIT_CALLBACK and isinstance(letter, int):
-        return edit_letter(letter, channel, visibility)
+        was = meta.get("was")
+        return edit_letter(letter, channel, was if isinstance(was, dict) else None, visibility)
     return None
 
 
@@ -219,6 +282,7 @@ class LetterForm:
     threshold: str
     fields: frozenset[str]  # the block ids the submitted view has
     no_deadline: bool = False
+    no_link: bool = False
 
 
 def metadata(view: Payload) -> dict[str, Any]:
@@ -247,6 +311,7 @@ def read_form(view: Payload) -> LetterForm:
     channel = _text(_state(view, CHANNEL).get("selected_conversation")) or _text(
         metadata(view).get("channel"))
     removed = _state(view, NO_DEADLINE).get("selected_options")
+    unlinked = _state(view, NO_LINK).get("selected_options")
     return LetterForm(
         channel=channel or None,
         title=_text(_state(view, TITLE).get("value")),
@@ -257,6 +322,7 @@ def read_form(view: Payload) -> LetterForm:
         threshold=_text(_state(view, THRESHOLD).get("value")).strip(),
         fields=fields,
         no_deadline=isinstance(removed, list) and bool(removed),
+        no_link=isinstance(unlinked, list) and bool(unlinked),
     )
 
 
@@ -264,6 +330,12 @@ def chosen_visibility(body: Payload) -> str | None:
     action = _first_action(body, VISIBILITY_ACTION)
     value = tr.map_of(action.get("selected_option")).get("value") if action else None
     return value if isinstance(value, str) else None
+
+
+def was_of(view: Payload) -> dict[str, str]:
+    """The values an Edit form was opened with (empty for a form opened without them)."""
+    was = metadata(view).get("was")
+    return {k: v for k, v in was.items() if isinstance(v, str)} if isinstance(was, dict) else {}
 
 
 # Opening quote -> the characters that close it (as bot.syntax reads them).
@@ -280,15 +352,33 @@ def quoted(text: str) -> str:
     return '"' + text.replace('"', "″").replace("”", "″") + '"'
 
 
-def form_problem(form: LetterForm) -> tuple[str, str] | None:
-    """What the adapter refuses itself, before the core: (field, problem)."""
+def form_problem(form: LetterForm, was: Mapping[str, str] | None = None) -> tuple[str, str] | None:
+    """What the adapter refuses itself, before the core: (field, problem). ``was``: an
+    Edit form's values as opened (a day shown there and left alone is no new deadline)."""
+    was = was or {}
     if form.channel is None and CHANNEL in form.fields:
         return CHANNEL, "Choose a channel to announce the letter in."
     if form.time and not form.date:
         return DATE, "Choose a day for the deadline too, or clear its time."
-    if form.date and form.no_deadline:
+    if form.date and form.no_deadline and _moved(form, was):
         return DATE, "Choose a day for the deadline, or remove it: not both."
+    if form.link and form.no_link and not _same_link(form.link, was):
+        return LINK, "Give a new link, or remove it: not both."
     return None
+
+
+def _moved(form: LetterForm, was: Mapping[str, str]) -> bool:
+    return (form.date or "", form.time or "") != (was.get("date", ""), was.get("time", ""))
+
+
+def _same_link(link: str, was: Mapping[str, str]) -> bool:
+    if LINK_DIGEST in was:
+        return _digest(link) == was[LINK_DIGEST]
+    return link == was.get("link", "")
+
+
+def _had_link(was: Mapping[str, str]) -> bool:
+    return bool(was.get("link")) or (LINK_DIGEST in was and was[LINK_DIGEST] != _digest(""))
 
 
 def _field_words(form: LetterForm) -> list[str]:
@@ -314,11 +404,30 @@ def new_command(form: LetterForm) -> str:
                      *_field_words(replace(form, visibility=form.visibility or "count"))])
 
 
-def edit_command(letter: int, form: LetterForm) -> str:
-    """An "Edit" submission as the ``edit`` line: only the fields filled in (none: the
-    core says what to do)."""
-    title = ["title", quoted(form.title)] if form.title.strip() else []
-    return " ".join([f"edit L{letter}", *title, *_field_words(form)])
+def edit_command(letter: int, form: LetterForm, was: Mapping[str, str] | None = None
+                 ) -> str | None:
+    """An "Edit" submission as the ``edit`` line: only the fields that differ from the
+    values the form was opened with (``was``), so that a field left alone says nothing —
+    not even the visibility it already had, which a signed letter would otherwise check
+    as a change — and an organizer's edit does not undo another's made meanwhile. None:
+    nothing differs."""
+    was = was or {}
+    parts: list[str] = []
+    if form.title.strip() and form.title.strip() != was.get("title", "").strip():
+        parts += ["title", quoted(form.title)]
+    if form.no_link or (not form.link and _had_link(was)):
+        parts += ["link", "none"]
+    elif form.link and not _same_link(form.link, was):
+        parts += ["link", quoted(form.link)]
+    if form.no_deadline:
+        parts += ["deadline", "none"]
+    elif form.date and _moved(form, was):
+        parts += ["deadline", quoted(f"{form.date} {form.time or '09:00'}")]
+    if form.visibility and form.visibility != was.get("visibility"):
+        parts += ["visibility", form.visibility]
+    if form.threshold and form.threshold != was.get("threshold"):
+        parts += ["threshold", quoted(form.threshold)]
+    return " ".join([f"edit L{letter}", *parts]) if parts else None
 
 
 # A refusal's words -> the field it concerns, first match wins; quoted user text is
@@ -326,6 +435,7 @@ def edit_command(letter: int, form: LetterForm) -> str:
 # the letter rather than a field (not an organizer, closed) goes on the title, the first.
 _FIELDS: tuple[tuple[str, str], ...] = (
     ("only the organizers", TITLE),
+    ("there is no letter", TITLE),
     ("is closed", TITLE),
     ("say what to change", TITLE),
     ("threshold", THRESHOLD),
@@ -376,14 +486,18 @@ def answer(title: str, blocks: Sequence[dict[str, Any]]) -> View:
     return _modal(ANSWER_CALLBACK, title, shown)
 
 
-def preparing(title: str, *, late: bool = False) -> View:
+PREPARING = ("Preparing the answer: a long one takes a while (a signature block asks Slack "
+             "for each signer's display name). Keep this window open: it shows here when "
+             "ready.")
+PREPARING_EDIT = "Getting the letter as it is now. Keep this window open: the form shows here."
+
+
+def preparing(title: str, *, late: bool = False, text: str = PREPARING) -> View:
     """The modal of an answer that takes longer than Slack waits to open one: it is being
     prepared (``late``: it did not come in time)."""
     return answer(title, [_section(
         "This took too long. Try again later; the answer may also come as a message only "
-        "you can see." if late else
-        "Preparing the answer: a long one takes a while (a signature block asks Slack for "
-        "each signer's display name). Keep this window open: it shows here when ready.")])
+        "you can see." if late else text)])
 
 
 def not_member(bot_name: str, command: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal, TypeAlias
 
 Platform: TypeAlias = str  # "console", "slack", "matrix"
@@ -248,6 +249,20 @@ class Held:
 
 
 @dataclass(frozen=True)
+class Editable:
+    """A letter's fields as ``edit`` changes them, for one of its organizers (``fields``):
+    an adapter with forms fills its Edit form with them. ``deadline`` is already in that
+    person's zone."""
+
+    letter_id: int
+    title: str
+    link: str | None
+    deadline: datetime | None
+    visibility: str  # public, count or sealed
+    threshold: int | None  # a sealed letter's
+
+
+@dataclass(frozen=True)
 class Private:
     """A message only ``user`` may see. ``context`` is the room the user acted in (Slack
     ephemeral messages need it); the adapter picks ephemeral or DM, never the room.
@@ -260,7 +275,8 @@ class Private:
     ``refused`` is set on the answer to a refused command: the problem alone, so that an
     adapter with forms (Slack's modals) can show it beside the field it concerns.
     ``overview`` is set on the answer to ``mine``: the caller's letters, for an adapter
-    with a private page of its own (Slack's Home tab); others send ``body``."""
+    with a private page of its own (Slack's Home tab); ``editable`` on the answer to
+    ``fields``: a letter's fields, for an adapter with an Edit form. Others send ``body``."""
 
     user: User
     body: Rich
@@ -270,6 +286,7 @@ class Private:
     fallback: Rich | None = None
     refused: str | None = None
     overview: tuple[Held, ...] | None = None
+    editable: Editable | None = None
 
     @property
     def platform(self) -> Platform:

@@ -1,4 +1,5 @@
-"""edit L<n>: change a letter's title, link, deadline, visibility or threshold.
+"""edit L<n>: change a letter's title, link, deadline, visibility or threshold (a link or
+a deadline may be removed: ``none``).
 
 Before anyone has signed, an edit changes the letter in place. After, a new title or link
 makes a new version: a signature belongs to the text that was signed, so signatures of
@@ -10,15 +11,16 @@ promised them."""
 from __future__ import annotations
 
 from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 from bot.context import RoomContext
-from bot.events import Link, Said, Segment
+from bot.events import Editable, Link, Private, Said, Segment
 from bot.model import Letter
 from bot.registry import Router
 from bot.syntax import Token, UsageError, shorten
 from commands import fields, render
 from commands.announcements import update_announcements
-from commands.parser import split_options
+from commands.parser import no_more, split_options
 
 router = Router()
 
@@ -28,7 +30,7 @@ ALREADY_SHOWN = ("What was already shown stays known to whoever saw it (names, c
 
 @router.letter_command(
     "edit",
-    'edit L<n> [title "…"] [link URL] [deadline WHEN|none] '
+    'edit L<n> [title "…"] [link URL|none] [deadline WHEN|none] '
     "[visibility public|count|sealed] [threshold N] [only SERVER[,SERVER]|only anyone]",
     "change a letter; once signed, a new title or link is a new version that its signers "
     "confirm by signing again", order=105, role="organizer")
@@ -41,8 +43,7 @@ async def edit(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     if not options:
         raise UsageError("Say what to change: title, link, deadline, visibility, threshold "
                          "or only, each with its new value.")
-    if not letter.is_open:
-        raise UsageError(f"{letter.ref} is closed; it can no longer be edited.")
+    _refuse_closed(letter)
     edited = await _edited(ctx, letter, options)
     signed = await ctx.tx.any_signature(letter.id)
     if signed:
@@ -68,24 +69,64 @@ async def edit(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
     ctx.tell(*said)
 
 
+@router.letter_command(
+    "fields", "fields L<n>",
+    "a letter's title, link, deadline, visibility and threshold, as edit changes them",
+    order=104, role="organizer", reads_only=True)
+async def fields_of(ctx: RoomContext, letter: Letter, args: list[Token]) -> None:
+    """What ``edit`` can change, as it is now: to its organizers, as text and as
+    ``Editable`` (Slack's Edit form opens filled in with it). Anyone else gets the
+    dispatcher's refusal, and where the letter is not theirs to see, the one for a letter
+    that does not exist."""
+    no_more(args)
+    _refuse_closed(letter)
+    deadline = letter.deadline.astimezone(ZoneInfo(ctx.tz)) if letter.deadline else None
+    editable = Editable(letter.id, letter.title, letter.link, deadline,
+                        str(letter.visibility), letter.threshold)
+    body: list[Segment] = [f"{letter.ref} as edit changes it:\ntitle “", Said(letter.title),
+                           "”\nlink ", *([Link(letter.link)] if letter.link else ["none"]),
+                           "\ndeadline ",
+                           render.when(letter.deadline, ctx.tz) if letter.deadline else "none",
+                           f"\nvisibility {letter.visibility}"]
+    if letter.threshold is not None:
+        body.append(f"\nthreshold {letter.threshold}")
+    prefix = ctx.words().prefix
+    body += [f"\nwho may sign: {render.who_may_sign(letter)}",
+             f"\nTo change one: {prefix} edit {letter.ref} and the field with its new value "
+             f"({prefix} help edit)."]
+    ctx.replies.append(Private(ctx.user, tuple(body), ctx.room, editable=editable))
+
+
+def _refuse_closed(letter: Letter) -> None:
+    if not letter.is_open:
+        raise UsageError(f"{letter.ref} is closed; it can no longer be edited.")
+
+
 async def _edited(ctx: RoomContext, letter: Letter, options: dict[str, list[Token]]) -> Letter:
     """The letter with the fields given, each validated as ``new`` does."""
     deadline = letter.deadline
     if "deadline" in options:
         given = options["deadline"]
-        none = len(given) == 1 and given[0].word == "none"
-        deadline = None if none else fields.deadline(given, ctx.tz, ctx.now)
+        deadline = None if _none(given) else fields.deadline(given, ctx.tz, ctx.now)
+    link = letter.link
+    if "link" in options:
+        link = None if _none(options["link"]) else fields.link(options["link"])
     visibility = (fields.visibility(options["visibility"]) if "visibility" in options
                   else letter.visibility)
     return replace(
         letter,
         title=fields.title(options["title"]) if "title" in options else letter.title,
-        link=fields.link(options["link"]) if "link" in options else letter.link,
+        link=link,
         deadline=deadline,
         visibility=visibility,
         threshold=fields.threshold(options, visibility, letter.threshold),
         only=fields.only(options["only"]) if "only" in options else letter.only,
     )
+
+
+def _none(given: list[Token]) -> bool:
+    """``none`` alone, unquoted: the field is removed (a link or a deadline)."""
+    return len(given) == 1 and given[0].word == "none"
 
 
 def _refuse_less_private(letter: Letter, edited: Letter) -> None:

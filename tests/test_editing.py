@@ -75,6 +75,45 @@ async def test_a_title_change_after_a_signature_makes_version_2_and_tells_only_v
     assert "link https://example.org/v1 → https://example.org/v3" in privately(replies, "bob")
 
 
+async def test_link_none_before_a_signature_removes_the_link_in_place(bot: Bot) -> None:
+    await _letter(bot)
+    replies = await bot.say("alice", "edit L1 link none")
+    told = privately(replies, "alice")
+    assert "L1 edited: link https://example.org/v1 → none." in told
+    assert "version" not in told.lower()
+    [edit] = [r for r in replies if isinstance(r, Edit)]
+    assert "example.org" not in plain(edit.body) and "Version" not in plain(edit.body)
+    status = await _status(bot)
+    assert "Link:" not in status and "Version" not in status
+    # a link can be given again, and removing none is nothing to change
+    assert "link none → https://example.org/v2" in privately(
+        await bot.say("alice", "edit L1 link https://example.org/v2"), "alice")
+    await bot.say("alice", "edit L1 link none")
+    assert "nothing was changed" in privately(await bot.say("alice", "edit L1 link none"), "alice")
+
+
+async def test_link_none_after_a_signature_makes_version_2_and_tells_its_signers(
+    bot: Bot,
+) -> None:
+    await _letter(bot, "visibility public")
+    await bot.say("bob", "sign L1")
+    bot.clear()
+    replies = await bot.say("alice", "edit L1 link none")
+    told = privately(replies, "alice")
+    assert "L1 edited: link https://example.org/v1 → none." in told
+    assert "This is version 2" in told and "1 was told privately" in told
+    [note] = [r for r in replies if isinstance(r, Private) and r.user.id == "bob"]
+    text = plain(note.body)
+    assert "L1 changed since you signed it: link https://example.org/v1 → none." in text
+    assert "sign L1" in text and note.sensitive
+    [edit] = [r for r in replies if isinstance(r, Edit)]
+    assert "example.org" not in plain(edit.body) and "Version 2" in plain(edit.body)
+    status = await _status(bot)
+    assert "Link:" not in status and "Version: 2" in status
+    assert 'link "none"' not in told  # a quoted none is a link, refused as one:
+    assert "is not a web link" in privately(await bot.say("alice", 'edit L1 link "none"'), "alice")
+
+
 async def test_an_earlier_version_signer_can_withdraw(bot: Bot) -> None:
     await _letter(bot)
     await bot.say("bob", "sign L1")
@@ -213,3 +252,29 @@ async def test_on_a_sealed_letter_earlier_version_signers_count_toward_no_thresh
     # once shown, a list stays open, even when a new version leaves it below the threshold
     await bot.say("alice", 'edit L1 title "Sealed, third"')
     assert "Signed by 0:" in privately(await bot.say("alice", "final L1"), "alice")
+
+
+async def test_fields_shows_an_organizer_what_edit_changes_and_refuses_everyone_else(
+    bot: Bot,
+) -> None:
+    await _letter(bot, "deadline 2026-12-20 17:00 visibility sealed threshold 4")
+    replies = await bot.say("alice", "fields L1", tz="America/Chicago")
+    [answer] = [r for r in replies if isinstance(r, Private)]
+    assert answer.editable is not None
+    assert (answer.editable.title, answer.editable.link, answer.editable.visibility,
+            answer.editable.threshold) == ("Pay letter", "https://example.org/v1", "sealed", 4)
+    deadline = answer.editable.deadline
+    assert deadline is not None and deadline.strftime("%Y-%m-%d %H:%M") == "2026-12-20 11:00"
+    text = plain(answer.body)
+    assert "title “Pay letter”" in text and "link https://example.org/v1" in text
+    assert "visibility sealed" in text and "threshold 4" in text and "edit L1" in text
+    # someone who sees the letter is told it is for organizers; elsewhere it does not exist
+    refused = [r for r in await bot.say("bob", "fields L1") if isinstance(r, Private)]
+    assert [r.refused for r in refused] == ["Only the organizers of L1 can do that."]
+    assert refused[0].editable is None and "Pay letter" not in plain(refused[0].body)
+    hidden = [r for r in await bot.say("bob", "fields L1", room="second")
+              if isinstance(r, Private)]
+    assert [r.refused for r in hidden] == ["There is no letter L1."]
+    await bot.say("alice", "close L1")
+    closed = [r for r in await bot.say("alice", "fields L1") if isinstance(r, Private)]
+    assert [r.refused for r in closed] == ["L1 is closed; it can no longer be edited."]

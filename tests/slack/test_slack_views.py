@@ -36,7 +36,9 @@ def test_any_title_and_threshold_are_one_token_each_of_the_edit_line(
     title: str, threshold: str
 ) -> None:
     form = _form(title=title, visibility="sealed", threshold=threshold.strip())
-    tokens = tokenize(views.edit_command(7, form))
+    line = views.edit_command(7, form)
+    assert line is not None
+    tokens = tokenize(line)
     assert [t.text for t in tokens[:2]] == ["edit", "L7"]
     words = [t.word for t in tokens]
     if title.strip():
@@ -50,12 +52,31 @@ def test_any_title_and_threshold_are_one_token_each_of_the_edit_line(
 
 def test_an_edit_says_only_what_was_filled_in() -> None:
     empty = _form(title=" ", visibility=None)
-    assert views.edit_command(2, empty) == "edit L2"
+    assert views.edit_command(2, empty) is None
     assert views.edit_command(2, _form(title="", visibility=None, no_deadline=True)) == (
         "edit L2 deadline none")
     assert views.edit_command(2, _form(title="", visibility=None, date="2030-01-02")) == (
         'edit L2 deadline "2030-01-02 09:00"')
     assert views.new_command(_form(visibility=None)) == 'new "T" visibility count'
+
+
+def test_an_edit_form_says_only_what_differs_from_the_values_it_opened_with() -> None:
+    was = {"title": "T", "link": "https://example.org/a", "date": "2030-01-02",
+           "time": "17:30", "visibility": "sealed", "threshold": "5"}
+    same = _form(link=was["link"], date="2030-01-02", time="17:30", visibility="sealed",
+                 threshold="5")
+    assert views.edit_command(2, same, was) is None
+    assert views.form_problem(same, was) is None
+    assert views.edit_command(2, _form(link=was["link"], date="2030-01-02", time="18:00",
+                                       visibility="sealed", threshold="6"), was) == (
+        'edit L2 deadline "2030-01-02 18:00" threshold "6"')
+    assert views.edit_command(2, _form(date="2030-01-02", time="17:30", visibility="count",
+                                       threshold=""), was) == (
+        "edit L2 link none visibility count")
+    removed = _form(link=was["link"], date="2030-01-02", time="17:30", visibility="sealed",
+                    threshold="5", no_deadline=True, no_link=True)
+    assert views.form_problem(removed, was) is None  # the day shown is the one it had
+    assert views.edit_command(2, removed, was) == "edit L2 link none deadline none"
 
 
 def test_refusals_land_beside_their_fields() -> None:

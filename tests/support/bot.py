@@ -85,12 +85,12 @@ class Bot:
     async def say(self, who: str, text: str, *, platform: str = "console",
                   room: str = "general", seen_by_room: bool = False,
                   event_id: str | None = None, direct: bool = False,
-                  standing: Standing | None = None) -> list[Reply]:
+                  standing: Standing | None = None, tz: str | None = None) -> list[Reply]:
         before = {p: len(r.sent) for p, r in self.recorders.items()}
         await self.app.handle(Command(
             event_id or str(uuid.uuid4()), User(platform, who), Room(platform, room, direct=direct),
             text, seen_by_room=seen_by_room, message_ref=f"cmd-{uuid.uuid4()}",
-            standing=standing,
+            standing=standing, tz=tz,
         ))
         return [r for p, rec in self.recorders.items() for r in rec.sent[before[p]:]]
 
