@@ -118,20 +118,27 @@ def test_due_reminders_fire_once_across_a_clean_restart(tmp_path: Path) -> None:
 
 def test_killed_as_reminders_fire_each_fires_once_after_restart(tmp_path: Path) -> None:
     texts = [f"note-{n}" for n in range(6)]
-    first = start(tmp_path, '/undersign new "Pay"',
-                  *[f'/undersign remind L1 in 3 seconds "{t}" to organizers' for t in texts])
-    first.wait_for("Scheduled R6")
-    first.wait_for("⏰ Reminder for the organizers", timeout=8)
-    first.kill()  # SIGKILL the moment the first reminder is printed
-    second = start(tmp_path)
+    # The kill must land inside the burst, which lasts a few milliseconds; when it lands
+    # after the burst (all six printed first) the scenario proved nothing and runs again.
+    for attempt in range(5):
+        folder = tmp_path / f"attempt-{attempt}"
+        folder.mkdir()
+        first = start(folder, '/undersign new "Pay"',
+                      *[f'/undersign remind L1 in 3 seconds "{t}" to organizers' for t in texts])
+        first.wait_for("Scheduled R6")
+        first.wait_for("⏰ Reminder for the organizers", timeout=8)
+        first.kill()  # SIGKILL the moment the first reminder is printed
+        if first.count("⏰") < len(texts):
+            break
+    second = start(folder)
     time.sleep(2)
     second.end()
-    assert 0 < first.count("⏰") < len(texts), "the kill landed in the middle of the burst"
+    assert 0 < first.count("⏰") < len(texts), "the kill never landed in the middle of a burst"
     fired = {text: first.count(f"L1 Pay: {text}") + second.count(f"L1 Pay: {text}")
              for text in texts}
     # Commit, then confirm: none fires twice. The one reminder whose commit the kill may
     # have landed after, before its message left, is the only one that can be missing
-    # (at most once, by design; SECURITY.md and the README say so).
+    # (at most once, by design; the README says so).
     assert all(n <= 1 for n in fired.values()), (fired, first.lines, second.lines)
     assert list(fired.values()).count(0) <= 1, (fired, first.lines, second.lines)
 
