@@ -269,15 +269,8 @@ class Surfaces:
         opened = await self._call("views.open", self._client.views_open, trigger_id=trigger,
                                   view=views.preparing(title, text=views.PREPARING_EDIT))
         view_id = tr.map_of(opened.get("view") if opened is not None else None).get("id")
-        if not isinstance(view_id, str):
-            capture.decided.set()
-            return
-        await self.wait(capture, ANSWER_SECONDS)
-        form = self._edit_form(capture, letter, room)
-        if form is None:
-            form = (views.answer(title, self.answer_blocks(capture.kept)) if capture.kept
-                    else views.preparing(title, late=True))
-        await self._call("views.update", self._client.views_update, view_id=view_id, view=form)
+        await self._fill(capture, view_id if isinstance(view_id, str) else None, title,
+                         form=lambda done: self._edit_form(done, letter, room))
 
     @staticmethod
     def _edit_form(capture: Capture, letter: int, room: Room) -> views.View | None:
@@ -314,17 +307,22 @@ class Surfaces:
         await ack(response_action="update",
                   view=views.answer(title, self.answer_blocks(capture.kept)))
 
-    async def _fill(self, capture: Capture, view_id: str | None, title: str) -> None:
+    async def _fill(self, capture: Capture, view_id: str | None, title: str, *,
+                    form: Callable[[Capture], views.View | None] | None = None) -> None:
         """Modal ``view_id``, shown as being prepared, gets the answer ``capture`` holds
-        once it comes (or says that it did not come in time). With no modal to show it
-        in, the answer goes as a message."""
+        once it comes (or says that it did not come in time): the view ``form`` makes of
+        it where it makes one, else the answer's text. With no modal to show it in, the
+        answer goes as a message."""
         if view_id is None:
             capture.decided.set()
             return
         await self.wait(capture, ANSWER_SECONDS)
+        shown = form(capture) if form is not None else None
+        if shown is None:
+            shown = (views.answer(title, self.answer_blocks(capture.kept)) if capture.kept
+                     else views.preparing(title, late=True))
         await self._call("views.update", self._client.views_update, view_id=view_id,
-                         view=views.answer(title, self.answer_blocks(capture.kept))
-                         if capture.kept else views.preparing(title, late=True))
+                         view=shown)
 
     @staticmethod
     def answer_blocks(replies: list[Private]) -> list[dict[str, Any]]:
