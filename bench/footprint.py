@@ -246,17 +246,12 @@ async def measure(name: str, folder: Path, env: dict[str, str], runs: int,
 def peer_for(hs: Synapse, work: Path) -> Peer | None:
     """matrix-reminder-bot configured on ``hs`` as bench/matrix_reply.py does, logging at
     INFO so that its login shows; None when it is not installed."""
-    from matrix_reply import PEER, PEER_CONFIG
+    from matrix_reply import PEER, peer_config
 
     if not PEER.exists():
         return None
-    password = "reminder-bench-password"
-    account = hs.register("reminder", password)
-    folder = work / "reminder-bot"
-    folder.mkdir()
-    (folder / "config.yaml").write_text(PEER_CONFIG.format(
-        user_id=account.user_id, password=password, url=hs.url, folder=folder, level="INFO"))
-    return Peer([str(PEER), str(folder / "config.yaml")], folder)
+    _, config = peer_config(hs, work, "INFO")
+    return Peer([str(PEER), str(config)], config.parent)
 
 
 async def main(runs: int) -> int:

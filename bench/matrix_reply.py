@@ -245,19 +245,26 @@ def start_undersign(hs: Synapse, work: Path, name: str, *, e2ee: bool
     return bot.user_id, proc
 
 
-def start_peer(hs: Synapse, work: Path) -> tuple[str, subprocess.Popen[bytes]]:
+def peer_config(hs: Synapse, work: Path, level: str) -> tuple[str, Path]:
+    """A new account for matrix-reminder-bot on ``hs`` and its config file in
+    ``work/reminder-bot``: its user id and the config's path."""
     password = "reminder-bench-password"
-    peer_acc = hs.register("reminder", password)
-    peer_dir = work / "reminder-bot"
-    peer_dir.mkdir()
-    (peer_dir / "config.yaml").write_text(PEER_CONFIG.format(
-        user_id=peer_acc.user_id, password=password, url=hs.url, folder=peer_dir,
-        level="WARNING"))
+    account = hs.register("reminder", password)
+    folder = work / "reminder-bot"
+    folder.mkdir()
+    config = folder / "config.yaml"
+    config.write_text(PEER_CONFIG.format(
+        user_id=account.user_id, password=password, url=hs.url, folder=folder, level=level))
+    return account.user_id, config
+
+
+def start_peer(hs: Synapse, work: Path) -> tuple[str, subprocess.Popen[bytes]]:
+    user_id, config = peer_config(hs, work, "WARNING")
     proc = subprocess.Popen(
-        [str(PEER), str(peer_dir / "config.yaml")], cwd=peer_dir,
-        stdout=subprocess.DEVNULL, stderr=(peer_dir / "log").open("wb"),
+        [str(PEER), str(config)], cwd=config.parent,
+        stdout=subprocess.DEVNULL, stderr=(config.parent / "log").open("wb"),
     )
-    return peer_acc.user_id, proc
+    return user_id, proc
 
 
 def line(what: str, timed: Conversation, floor: Conversation, proc: subprocess.Popen[bytes],
